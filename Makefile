@@ -1,0 +1,51 @@
+# Two commands on a fresh machine:
+#   make run   - install into .venv/ and start the app at http://localhost:8000 (SQLite, no services)
+#   make test  - install into .venv/ and run the whole suite against PostgreSQL and Redis on localhost
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 0.0.0.0
+PORT ?= 8000
+
+TEST_DATABASE_URL ?= postgres://postgres@localhost:5432/instaclone
+TEST_REDIS_URL ?= redis://localhost:6379/0
+
+.PHONY: run test test-quick install install-dev lint bench clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+run: install
+	$(PY) manage.py migrate --noinput
+	@echo "Instaclone: open http://localhost:$(PORT)"
+	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) asgi:application
+
+test: install-dev
+	@scripts/ensure-chromium.sh
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The quick run: everything but real processes, browsers, fault injection and fuzzing.
+test-quick: install-dev
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		$(VENV)/bin/pytest -m "not e2e and not browser and not faults and not fuzz" $(PYTEST_ARGS)
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+
+bench: install-dev
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache staticfiles

@@ -1,0 +1,83 @@
+import hashlib
+import secrets
+
+from django.contrib.auth.models import AbstractUser
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import F, Q
+
+USERNAME_PATTERN = r"^[A-Za-z0-9_.]{3,30}$"
+username_validator = RegexValidator(
+    USERNAME_PATTERN, "A username is 3 to 30 letters, digits, underscores or dots."
+)
+
+
+class User(AbstractUser):
+    """A person. Counts are denormalized and kept right by the services with F() updates."""
+
+    username = models.CharField(max_length=30, unique=True, validators=[username_validator])
+    email = models.EmailField(unique=True)
+    full_name = models.CharField(max_length=100, blank=True)
+    bio = models.CharField(max_length=150, blank=True)
+    avatar = models.ImageField(upload_to="avatars/%Y/%m/", blank=True)
+    follower_count = models.PositiveIntegerField(default=0)
+    following_count = models.PositiveIntegerField(default=0)
+    post_count = models.PositiveIntegerField(default=0)
+
+    REQUIRED_FIELDS = ["email"]
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(username__regex=USERNAME_PATTERN), name="user_username_format"
+            ),
+        ]
+        indexes = [models.Index(F("username").asc(), name="user_username_prefix")]
+
+    def __str__(self) -> str:
+        return self.username
+
+
+class Follow(models.Model):
+    follower = models.ForeignKey(User, on_delete=models.CASCADE, related_name="following_set")
+    followee = models.ForeignKey(User, on_delete=models.CASCADE, related_name="follower_set")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["follower", "followee"], name="follow_unique"),
+            models.CheckConstraint(condition=~Q(follower=F("followee")), name="follow_not_self"),
+        ]
+        indexes = [
+            models.Index(fields=["followee", "-created_at"], name="follow_followee_recent"),
+            models.Index(fields=["follower", "-created_at"], name="follow_follower_recent"),
+        ]
+
+
+class Block(models.Model):
+    blocker = models.ForeignKey(User, on_delete=models.CASCADE, related_name="blocks_made")
+    blocked = models.ForeignKey(User, on_delete=models.CASCADE, related_name="blocks_received")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["blocker", "blocked"], name="block_unique"),
+            models.CheckConstraint(condition=~Q(blocker=F("blocked")), name="block_not_self"),
+        ]
+        indexes = [models.Index(fields=["blocked", "blocker"], name="block_reverse")]
+
+
+def hash_token(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """An API token. Only its SHA-256 digest is stored; the key is shown once, at login."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    @staticmethod
+    def new_key() -> str:
+        return secrets.token_hex(20)

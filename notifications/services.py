@@ -1,0 +1,53 @@
+import re
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.selectors import block_exists
+from notifications.models import Notification
+from notifications.serializers import notification_payload
+from realtime import events
+
+MENTION_RE = re.compile(r"(?<![A-Za-z0-9_.])@([A-Za-z0-9_.]{3,30})")
+# A like withdrawn and given again within this window does not notify twice.
+RENOTIFY_AFTER = timedelta(hours=1)
+
+
+def mentioned_usernames(text: str) -> list[str]:
+    """Usernames @mentioned in a text, each once, in order of appearance."""
+    seen: dict[str, None] = {}
+    for name in MENTION_RE.findall(text or ""):
+        seen.setdefault(name.rstrip(".").lower(), None)
+    return list(seen)
+
+
+def mentioned_users(text: str) -> list[User]:
+    names = mentioned_usernames(text)
+    if not names:
+        return []
+    users = {u.username.lower(): u for u in User.objects.filter(username__iregex=r"^(" + "|".join(re.escape(n) for n in names) + r")$")}
+    return [users[n] for n in names if n in users]
+
+
+@transaction.atomic
+def notification_create(*, recipient: User, actor: User, verb: str, post=None, comment=None) -> Notification | None:
+    """Creates a notification and its durable `notification.new` event, in the caller's
+    transaction. Nobody is notified of their own act, nor by someone either of them blocked.
+    A repeated like within RENOTIFY_AFTER notifies once."""
+    if recipient.pk == actor.pk or block_exists(recipient.pk, actor.pk):
+        return None
+    if verb == Notification.Verb.LIKE and Notification.objects.filter(
+        recipient=recipient, actor=actor, verb=verb, post=post, created_at__gte=timezone.now() - RENOTIFY_AFTER
+    ).exists():
+        return None
+    notification = Notification.objects.create(recipient=recipient, actor=actor, verb=verb, post=post, comment=comment)
+    events.append(user_ids=[recipient.pk], kind="notification.new", data=notification_payload(notification))
+    return notification
+
+
+@transaction.atomic
+def notifications_mark_read(*, user: User, up_to: int) -> int:
+    """Marks the user's notifications with id <= up_to as read. Returns how many changed."""
+    return Notification.objects.filter(recipient=user, id__lte=up_to, read=False).update(read=True)

@@ -1,0 +1,82 @@
+"""Encryption at rest: a Fernet-encrypted text field over FIELD_ENCRYPTION_KEYS.
+
+The keys are MultiFernet's, newest first: the newest encrypts, every key decrypts, so a
+new key can be put in front and `rotate_encryption_keys` re-encrypts the stored rows.
+"""
+
+from functools import cache
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+from django.db import models
+
+PREFIX = "fernet:"
+
+
+@cache
+def _fernet(keys: tuple[str, ...]) -> MultiFernet:
+    return MultiFernet([Fernet(key.encode()) for key in keys])
+
+
+def fernet() -> MultiFernet:
+    return _fernet(tuple(settings.FIELD_ENCRYPTION_KEYS))
+
+
+def encrypt(plaintext: str) -> str:
+    return PREFIX + fernet().encrypt(plaintext.encode()).decode()
+
+
+def decrypt(stored: str) -> str:
+    if not stored.startswith(PREFIX):
+        raise ValueError("stored value is not ciphertext")
+    try:
+        return fernet().decrypt(stored[len(PREFIX) :].encode()).decode()
+    except InvalidToken as exc:
+        raise ValueError("ciphertext does not decrypt with any configured key") from exc
+
+
+def rotate(stored: str) -> str:
+    """Re-encrypts a stored value with the newest key (a no-op in meaning)."""
+    return PREFIX + fernet().rotate(stored[len(PREFIX) :].encode()).decode()
+
+
+def is_current(stored: str) -> bool:
+    """True when the newest key alone decrypts this value."""
+    try:
+        Fernet(settings.FIELD_ENCRYPTION_KEYS[0].encode()).decrypt(stored[len(PREFIX) :].encode())
+    except InvalidToken:
+        return False
+    return True
+
+
+class EncryptedTextField(models.TextField):
+    """Stores text as Fernet ciphertext; Python code sees plaintext.
+
+    The column cannot be searched or compared; length limits apply to the plaintext and are
+    checked by the services. dumpdata writes the ciphertext, so a backup holds no plaintext
+    either; loaddata takes it back (it restores under the same key set, or a newer set that
+    still lists the key it was written with).
+    """
+
+    def value_to_string(self, obj):
+        value = self.value_from_object(obj)
+        return None if value is None else encrypt(value)
+
+    def to_python(self, value):
+        if isinstance(value, str) and value.startswith(PREFIX):
+            try:
+                return decrypt(value)
+            except ValueError:
+                return value
+        return value
+
+    def from_db_value(self, value, expression, connection):
+        if value is None:
+            return value
+        return decrypt(value)
+
+    def get_prep_value(self, value):
+        value = super().get_prep_value(value)
+        if value is None:
+            return value
+        return encrypt(value)

@@ -1,0 +1,52 @@
+import asyncio
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import connection
+from django.http import HttpResponse, JsonResponse
+from drf_spectacular.utils import extend_schema
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from rest_framework.decorators import api_view, authentication_classes, permission_classes, throttle_classes
+
+
+def _database_ok() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "down"
+        return False
+
+
+async def _layer_probe() -> None:
+    layer = get_channel_layer()
+    await asyncio.wait_for(layer.group_send("health.probe", {"type": "health.probe"}), timeout=2)
+
+
+def _channel_layer_ok() -> bool:
+    try:
+        async_to_sync(_layer_probe)()
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+@extend_schema(exclude=True)
+@api_view(["GET"])
+@authentication_classes([])
+@permission_classes([])
+@throttle_classes([])
+def healthz(request):
+    """200 when the database and the channel layer answer; 503 naming what is down."""
+    checks = {"database": _database_ok(), "channel_layer": _channel_layer_ok()}
+    down = [name for name, ok in checks.items() if not ok]
+    body = {"status": "ok" if not down else "unavailable", "checks": {k: "ok" if v else "down" for k, v in checks.items()}}
+    if down:
+        body["detail"] = "down: " + ", ".join(down)
+        body["code"] = "unavailable"
+    return JsonResponse(body, status=503 if down else 200)
+
+
+def metrics(request):
+    return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)

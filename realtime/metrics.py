@@ -1,0 +1,11 @@
+"""Prometheus metrics of this process (each daphne node exposes its own at /metrics)."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+EVENTS_APPENDED = Counter("instaclone_events_appended_total", "Durable events appended to the log", ["kind"])
+WS_CONNECTIONS = Gauge("instaclone_ws_connections", "Open websocket connections on this node")
+WS_FRAMES_IN = Counter("instaclone_ws_frames_in_total", "Client frames received", ["type"])
+WS_EVENTS_OUT = Counter("instaclone_ws_events_out_total", "Durable events sent to sockets", ["path"])
+WS_GAPS_FILLED = Counter("instaclone_ws_gaps_filled_total", "Gaps in live pushes filled from the log")
+WS_CLOSES = Counter("instaclone_ws_closes_total", "Sockets closed by the server", ["code"])
+HTTP_LATENCY = Histogram("instaclone_http_request_seconds", "HTTP request latency", ["method", "status"])

@@ -1,0 +1,68 @@
+import mimetypes
+import posixpath
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.db import InterfaceError, OperationalError
+from django.http import FileResponse, Http404
+
+from realtime.errors import json_error
+
+
+class DatabaseUnavailableMiddleware:
+    """While the database is unreachable: 503 with code `unavailable`, not a 500."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, (OperationalError, InterfaceError)):
+            return json_error(503, "The database is unavailable; try again shortly.", "unavailable")
+        return None
+
+
+class StaticAndMediaMiddleware:
+    """Serves /static/ and /media/ from this process, DEBUG or not, so one daphne process
+    is a complete server. Paths are normalised and confined to their roots."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        path = request.path_info
+        if request.method in ("GET", "HEAD"):
+            if path.startswith(settings.STATIC_URL):
+                return self._serve_static(path[len(settings.STATIC_URL) :])
+            if path.startswith(settings.MEDIA_URL):
+                return self._serve_file(Path(settings.MEDIA_ROOT), path[len(settings.MEDIA_URL) :], immutable=True)
+        return self.get_response(request)
+
+    def _serve_static(self, relative: str):
+        clean = posixpath.normpath(relative).lstrip("/")
+        if clean.startswith(".."):
+            raise Http404
+        found = Path(settings.STATIC_ROOT) / clean
+        if not found.is_file():
+            located = finders.find(clean)
+            if not located:
+                return json_error(404, "Not found.", "not_found")
+            found = Path(located)
+        return self._response(found, immutable=False)
+
+    def _serve_file(self, root: Path, relative: str, immutable: bool):
+        clean = posixpath.normpath(relative).lstrip("/")
+        target = (root / clean).resolve()
+        if clean.startswith("..") or not target.is_relative_to(root.resolve()) or not target.is_file():
+            return json_error(404, "Not found.", "not_found")
+        return self._response(target, immutable=immutable)
+
+    def _response(self, target: Path, immutable: bool):
+        content_type, _ = mimetypes.guess_type(str(target))
+        response = FileResponse(target.open("rb"), content_type=content_type or "application/octet-stream")
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Cache-Control"] = "public, max-age=31536000, immutable" if immutable else "no-cache"
+        return response

@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from realtime.health import healthz, metrics
+
+urlpatterns = [
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/", include("accounts.urls")),
+    path("api/", include("feed.urls")),
+    path("api/", include("chat.urls")),
+    path("api/", include("notifications.urls")),
+    path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
+    path("admin/", admin.site.urls),
+    path("", include("frontend.urls")),
+]
+
+handler400 = "realtime.errors.handler400"
+handler403 = "realtime.errors.handler403"
+handler404 = "realtime.errors.handler404"
+handler500 = "realtime.errors.handler500"
