@@ -62,3 +62,9 @@ def publish(sends: list[tuple[str, dict]]) -> None:
 
 def user_group(user_id: int) -> str:
     return f"user.{user_id}"
+
+
+def credential_group(digest: str) -> str:
+    """The group of every socket opened with one credential (a token digest, or the SHA-256
+    of a session key): logout tells it `{"type": "auth.revoked"}` and those sockets close."""
+    return f"auth.{digest}"
