@@ -1,6 +1,8 @@
 """JSON errors everywhere: `{"detail", "code", "fields"?}` with the right 4xx, never a 500
 for bad input."""
 
+import sys
+
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, InterfaceError, OperationalError
@@ -84,6 +86,11 @@ def handler404(request, exception=None):
 
 
 def handler500(request):
+    # Called inside Django's except block: a database outage anywhere (middleware included)
+    # is a 503 the client can retry, not a 500.
+    exc = sys.exc_info()[1]
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return json_error(503, "The database is unavailable; try again shortly.", "unavailable")
     return json_error(500, "Server error.", "server_error")
 
 

@@ -1,12 +1,17 @@
 import asyncio
+import hmac
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from drf_spectacular.utils import extend_schema
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from rest_framework.decorators import api_view, authentication_classes, permission_classes, throttle_classes
+
+from realtime import metrics as _registered_metrics  # noqa: F401 - registers the gauges
+from realtime.errors import json_error
 
 
 def _database_ok() -> bool:
@@ -49,4 +54,10 @@ def healthz(request):
 
 
 def metrics(request):
+    """Prometheus metrics. With METRICS_TOKEN set, only `Authorization: Bearer <token>`."""
+    expected = settings.METRICS_TOKEN
+    if expected:
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
+            return json_error(401, "Metrics need the bearer token.", "not_authenticated")
     return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)

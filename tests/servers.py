@@ -1,0 +1,114 @@
+"""Real server processes for end-to-end tests: a migrated database of their own and daphne
+nodes on free ports."""
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import psycopg2
+from psycopg2 import sql
+
+from tests.tcp_proxy import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+DAPHNE = str(Path(sys.executable).with_name("daphne"))
+ADMIN_URL = os.environ.get("DATABASE_URL", "postgres://postgres@localhost:5432/instaclone")
+
+
+def _admin_dsn() -> str:
+    base = ADMIN_URL.rsplit("/", 1)[0]
+    return f"{base}/postgres"
+
+
+class Database:
+    """A fresh PostgreSQL database, migrated, dropped on close."""
+
+    def __init__(self, prefix: str = "instaclone_e2e"):
+        self.name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+        self.url = f"{ADMIN_URL.rsplit('/', 1)[0]}/{self.name}"
+        self._execute("CREATE DATABASE {}")
+
+    def _execute(self, statement: str) -> None:
+        conn = psycopg2.connect(_admin_dsn())
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(sql.SQL(statement).format(sql.Identifier(self.name)))
+        finally:
+            conn.close()
+
+    def migrate(self, env: dict) -> "Database":
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+            cwd=ROOT, env={**env, "DATABASE_URL": self.url}, check=True,
+        )
+        return self
+
+    def drop(self) -> None:
+        self._execute("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+
+
+def server_env(**overrides) -> dict:
+    env = {
+        **os.environ,
+        "HTTPS": "0",
+        "DEBUG": "1",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.update({k: str(v) for k, v in overrides.items() if v is not None})
+    return env
+
+
+class Node:
+    """One daphne process serving the app."""
+
+    def __init__(self, env: dict, port: int | None = None, log_dir: Path | None = None):
+        self.port = port or free_port()
+        self.env = env
+        self.log_path = (log_dir or Path("/tmp")) / f"daphne-{self.port}.log"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/"
+
+    def start(self, timeout: float = 30) -> "Node":
+        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
+        self.process = subprocess.Popen(
+            [DAPHNE, "-b", "127.0.0.1", "-p", str(self.port), "asgi:application"],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"daphne exited early; see {self.log_path}")
+            try:
+                urllib.request.urlopen(self.http + "/healthz", timeout=1)  # noqa: S310
+                return self
+            except urllib.error.HTTPError:
+                return self  # it answers (503 is still an answer)
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"daphne did not start on {self.port}; see {self.log_path}")
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
