@@ -62,7 +62,7 @@ def test_database_and_redis_urls_select_postgres_and_redis():
     config = json.loads(result.stdout)
     assert config["db"] == "django.db.backends.postgresql"
     assert config["layer"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
-    assert config["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert config["cache"] == "realtime.cache.ResilientRedisCache"
 
 
 def test_throttle_rates_are_overridden_per_scope():
