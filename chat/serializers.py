@@ -1,7 +1,11 @@
+from typing import TypedDict
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.serializers import UserBriefSerializer
-from chat.models import Message
+from accounts.models import User
+from accounts.serializers import UserBriefSerializer, user_brief
+from chat.models import Conversation, Message
 
 
 class MessageSerializer(serializers.ModelSerializer):
@@ -18,3 +22,34 @@ class MessageSerializer(serializers.ModelSerializer):
 
 def message_payload(message: Message) -> dict:
     return dict(MessageSerializer(message).data)
+
+
+class ReadPayload(TypedDict):
+    """The `data` of a `message.read` event."""
+
+    conversation: int
+    user: dict
+    message_id: int
+
+
+def read_payload(*, conversation_id: int, user: User, message_id: int) -> ReadPayload:
+    return {"conversation": conversation_id, "user": user_brief(user), "message_id": message_id}
+
+
+class ConversationSerializer(serializers.ModelSerializer):
+    """conversation: `{id, participants: [user...], last_message: message|null, unread_count}`.
+
+    Expects the object from `chat.selectors` (participants prefetched with their users,
+    `last_message__sender` joined, `unread_count` annotated)."""
+
+    participants = serializers.SerializerMethodField()
+    last_message = MessageSerializer(allow_null=True, read_only=True)
+    unread_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Conversation
+        fields = ["id", "participants", "last_message", "unread_count"]
+
+    @extend_schema_field(UserBriefSerializer(many=True))
+    def get_participants(self, conversation: Conversation) -> list[dict]:
+        return UserBriefSerializer([p.user for p in conversation.participants.all()], many=True).data

@@ -1,0 +1,250 @@
+"""Chat writes: opening conversations, sending messages, moving read positions.
+
+Each service runs in one transaction and appends its durable events (`message.new`,
+`message.read`) to the event log in that transaction; they reach sockets after commit.
+The REST views and the websocket consumer both call these, so every failure is a DRF
+exception (400 ValidationError, 403 PermissionDenied, 404 NotFound, 409 Conflict).
+
+Lock order, to keep concurrent writers free of deadlocks: conversation row, then a
+participant row, then (inside `events.append`) the recipients' event counters by user id.
+"""
+
+import unicodedata
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.db.models.functions import Lower
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+
+from accounts.models import Block, User
+from accounts.selectors import block_exists
+from chat.models import BODY_MAX, CLIENT_ID_MAX, Conversation, Message, Participant
+from chat.serializers import message_payload, read_payload
+from realtime import events
+from realtime.errors import Conflict
+
+GROUP_MAX_OTHERS = 50
+MAX_ID = 2**63 - 1
+
+
+def _check_id(value, *, name: str) -> int:
+    """A database id from a client: an int in bigint range."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
+        raise ValidationError({name: ["Must be a positive integer id."]})
+    return value
+
+
+def _check_text(value, *, name: str) -> str:
+    """Text that PostgreSQL and UTF-8 can store: no NUL, no lone surrogates."""
+    if not isinstance(value, str):
+        raise ValidationError({name: ["Must be a string."]})
+    if "\x00" in value:
+        raise ValidationError({name: ["Null characters are not allowed."]})
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError({name: ["Invalid characters (lone surrogates)."]})
+    return value
+
+
+def _direct_key(a_id: int, b_id: int) -> str:
+    low, high = sorted((a_id, b_id))
+    return f"{low}:{high}"
+
+
+def _users_by_username(usernames: list[str]) -> list[User]:
+    """Active users for these usernames (exact match first, then case-insensitive), in
+    order, each once. Unknown names are a validation error naming them."""
+    wanted = {name.lower() for name in usernames}
+    candidates = list(
+        User.objects.annotate(lname=Lower("username")).filter(lname__in=wanted, is_active=True).order_by("id")
+    )
+    exact = {u.username: u for u in candidates}
+    folded: dict[str, User] = {}
+    for u in candidates:
+        folded.setdefault(u.username.lower(), u)
+    found: dict[int, User] = {}
+    missing = []
+    for name in usernames:
+        user = exact.get(name) or folded.get(name.lower())
+        if user is None:
+            missing.append(name)
+        else:
+            found.setdefault(user.pk, user)
+    if missing:
+        raise ValidationError({"usernames": [f"No such user: {name}" for name in missing[:10]]})
+    return list(found.values())
+
+
+def conversation_open(*, creator: User, usernames: list[str]) -> tuple[Conversation, bool]:
+    """Opens a conversation between `creator` and the named people. Returns it and whether
+    it was created.
+
+    One other person: the 1:1 conversation of that pair, created only the first time (two
+    concurrent opens get the same one). Two or more: always a new group conversation.
+    Refused (403) when the creator and any of them block each other.
+    """
+    if not isinstance(usernames, list) or not usernames:
+        raise ValidationError({"usernames": ["Give a non-empty list of usernames."]})
+    if len(usernames) > GROUP_MAX_OTHERS + 1:
+        raise ValidationError({"usernames": [f"At most {GROUP_MAX_OTHERS} people per conversation."]})
+    for name in usernames:
+        if not isinstance(name, str) or not 1 <= len(name) <= 30:
+            raise ValidationError({"usernames": ["Each username is a string of 1 to 30 characters."]})
+        _check_text(name, name="usernames")
+
+    others = [u for u in _users_by_username(usernames) if u.pk != creator.pk]
+    if not others:
+        raise ValidationError({"usernames": ["Name at least one person other than yourself."]})
+    if len(others) > GROUP_MAX_OTHERS:
+        raise ValidationError({"usernames": [f"At most {GROUP_MAX_OTHERS} people per conversation."]})
+    other_ids = [u.pk for u in others]
+    if _blocked_any(creator.pk, other_ids):
+        raise PermissionDenied("You cannot start a conversation with this person.")
+
+    if len(others) == 1:
+        return _direct_open(creator=creator, other=others[0])
+    with transaction.atomic():
+        conversation = Conversation.objects.create()
+        Participant.objects.bulk_create(
+            [Participant(conversation=conversation, user_id=uid) for uid in [creator.pk, *other_ids]]
+        )
+    return conversation, True
+
+
+def _blocked_any(user_id: int, other_ids: list[int]) -> bool:
+    return Block.objects.filter(
+        Q(blocker_id=user_id, blocked_id__in=other_ids) | Q(blocked_id=user_id, blocker_id__in=other_ids)
+    ).exists()
+
+
+def _direct_open(*, creator: User, other: User) -> tuple[Conversation, bool]:
+    key = _direct_key(creator.pk, other.pk)
+    existing = Conversation.objects.filter(direct_key=key).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            conversation = Conversation.objects.create(direct_key=key)
+            Participant.objects.bulk_create(
+                [Participant(conversation=conversation, user_id=uid) for uid in (creator.pk, other.pk)]
+            )
+    except IntegrityError:
+        # A concurrent open of the same pair won the race on the unique direct_key.
+        existing = Conversation.objects.filter(direct_key=key).first()
+        if existing is None:
+            raise
+        return existing, False
+    return conversation, True
+
+
+def _validate_message(body, client_id) -> None:
+    _check_text(body, name="body")
+    if not body.strip():
+        raise ValidationError({"body": ["A message cannot be empty."]})
+    if len(body) > BODY_MAX:
+        raise ValidationError({"body": [f"A message has at most {BODY_MAX} characters."]})
+    _check_text(client_id, name="client_id")
+    if not 1 <= len(client_id) <= CLIENT_ID_MAX:
+        raise ValidationError({"client_id": [f"client_id has 1 to {CLIENT_ID_MAX} characters."]})
+    if any(unicodedata.category(ch) == "Cc" for ch in client_id):
+        raise ValidationError({"client_id": ["client_id cannot contain control characters."]})
+
+
+def _locked_conversation(*, user: User, conversation_id) -> Conversation:
+    """The conversation, row-locked, if `user` takes part in it; 404 otherwise (whether it
+    exists is nobody else's business)."""
+    if isinstance(conversation_id, bool) or not isinstance(conversation_id, int) or not 1 <= conversation_id <= MAX_ID:
+        raise NotFound("No such conversation.")
+    conversation = (
+        Conversation.objects.select_for_update(of=("self",))
+        .filter(pk=conversation_id, participants__user=user)
+        .first()
+    )
+    if conversation is None:
+        raise NotFound("No such conversation.")
+    return conversation
+
+
+def _existing_send(*, sender: User, conversation_id: int, client_id: str) -> Message | None:
+    message = Message.objects.select_related("sender").filter(sender=sender, client_id=client_id).first()
+    if message is not None and message.conversation_id != conversation_id:
+        raise Conflict("This client_id was already used for a message in another conversation.")
+    return message
+
+
+@transaction.atomic
+def message_send(*, sender: User, conversation_id: int, body: str, client_id: str) -> tuple[Message, bool]:
+    """Sends a message. Returns it and whether it was created.
+
+    Idempotent on (sender, client_id): a retry returns the original message, created=False,
+    and appends no event; the same client_id in another conversation is a 409. On create,
+    the conversation's last message and activity time move, the sender's read position
+    moves to the new message, and every participant (the sender too, for their other tabs)
+    gets `message.new` after commit. The conversation row is locked for the transaction,
+    so a conversation's messages commit in id order.
+    """
+    _validate_message(body, client_id)
+    conversation = _locked_conversation(user=sender, conversation_id=conversation_id)
+    existing = _existing_send(sender=sender, conversation_id=conversation.pk, client_id=client_id)
+    if existing is not None:
+        return existing, False
+
+    participant_ids = list(
+        Participant.objects.filter(conversation=conversation).order_by("user_id").values_list("user_id", flat=True)
+    )
+    if conversation.direct_key is not None:
+        other_ids = [uid for uid in participant_ids if uid != sender.pk]
+        if other_ids and block_exists(sender.pk, other_ids[0]):
+            raise PermissionDenied("You cannot message this person.")
+
+    try:
+        with transaction.atomic():
+            message = Message.objects.create(
+                conversation=conversation, sender=sender, body=body, client_id=client_id
+            )
+    except IntegrityError:
+        # A concurrent retry in another conversation's transaction committed first.
+        existing = _existing_send(sender=sender, conversation_id=conversation.pk, client_id=client_id)
+        if existing is None:
+            raise
+        return existing, False
+
+    conversation.last_message = message
+    conversation.last_activity_at = message.created_at
+    conversation.save(update_fields=["last_message", "last_activity_at"])
+    Participant.objects.filter(
+        conversation=conversation, user=sender, last_read_message_id__lt=message.pk
+    ).update(last_read_message_id=message.pk)
+    events.append(user_ids=participant_ids, kind="message.new", data=message_payload(message))
+    return message, True
+
+
+@transaction.atomic
+def conversation_mark_read(*, user: User, conversation_id: int, message_id: int) -> Participant:
+    """Moves the user's read position in a conversation forward to `message_id` (never
+    back). The message must belong to the conversation. When the position moved, every
+    participant (the reader's other tabs too) gets `message.read`; a repeat is a no-op."""
+    if isinstance(conversation_id, bool) or not isinstance(conversation_id, int) or not 1 <= conversation_id <= MAX_ID:
+        raise NotFound("No such conversation.")
+    message_id = _check_id(message_id, name="message_id")
+    participant = (
+        Participant.objects.select_for_update()
+        .filter(conversation_id=conversation_id, user=user)
+        .first()
+    )
+    if participant is None:
+        raise NotFound("No such conversation.")
+    if not Message.objects.filter(pk=message_id, conversation_id=conversation_id).exists():
+        raise ValidationError({"message_id": ["No such message in this conversation."]})
+    if message_id <= participant.last_read_message_id:
+        return participant
+    participant.last_read_message_id = message_id
+    participant.save(update_fields=["last_read_message_id"])
+    recipients = Participant.objects.filter(conversation_id=conversation_id).values_list("user_id", flat=True)
+    events.append(
+        user_ids=list(recipients),
+        kind="message.read",
+        data=read_payload(conversation_id=conversation_id, user=user, message_id=message_id),
+    )
+    return participant
