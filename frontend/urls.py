@@ -1,1 +1,15 @@
-urlpatterns = []
+from django.urls import path
+
+from frontend import views
+
+urlpatterns = [
+    path("", views.feed_page, name="feed"),
+    path("login", views.login_page, name="login"),
+    path("signup", views.signup_page, name="signup"),
+    path("upload", views.upload_page, name="upload"),
+    path("u/<str:username>", views.profile_page, name="profile"),
+    path("p/<int:post_id>", views.post_page, name="post"),
+    path("inbox", views.inbox_page, name="inbox"),
+    path("inbox/<int:conversation_id>", views.conversation_page, name="conversation"),
+    path("notifications", views.notifications_page, name="notifications"),
+]

@@ -1,0 +1,72 @@
+// The REST client: session cookie plus X-CSRFToken on every write, JSON errors as ApiError.
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    const detail = (body && body.detail) || `Request failed (${status}).`;
+    super(detail);
+    this.status = status;
+    this.detail = detail;
+    this.code = (body && body.code) || "error";
+    this.fields = (body && body.fields) || {};
+  }
+}
+
+export function csrfToken() {
+  for (const part of document.cookie.split(";")) {
+    const [name, ...rest] = part.trim().split("=");
+    if (name === "csrftoken") return decodeURIComponent(rest.join("="));
+  }
+  const input = document.querySelector("input[name=csrfmiddlewaretoken]");
+  return input ? input.value : "";
+}
+
+/** Same-origin path of a pagination `next` URL (it may name another host behind a proxy). */
+export function localPath(url) {
+  if (!url) return null;
+  const parsed = new URL(url, window.location.href);
+  return parsed.pathname + parsed.search;
+}
+
+export async function api(path, { method = "GET", json, form, signal } = {}) {
+  const headers = { Accept: "application/json" };
+  let body;
+  if (method !== "GET" && method !== "HEAD") headers["X-CSRFToken"] = csrfToken();
+  if (json !== undefined) {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify(json);
+  } else if (form !== undefined) {
+    body = form;
+  }
+  let response;
+  try {
+    response = await fetch(localPath(path), { method, headers, body, signal, credentials: "same-origin" });
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    throw new ApiError(0, { detail: "Network error: check your connection and try again.", code: "network" });
+  }
+  let data = null;
+  const text = await response.text();
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = { detail: response.status === 413 ? "The file is too large." : `Unexpected response (${response.status}).` };
+    }
+  }
+  if (!response.ok) {
+    if (response.status === 401 && !path.startsWith("/api/auth/")) {
+      window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname)}`);
+    }
+    throw new ApiError(response.status, data);
+  }
+  return data;
+}
+
+/** The first message of each field error, for forms. */
+export function fieldErrors(error) {
+  const out = {};
+  for (const [name, messages] of Object.entries(error.fields || {})) {
+    out[name] = Array.isArray(messages) ? messages.join(" ") : String(messages);
+  }
+  return out;
+}

@@ -1,0 +1,30 @@
+// How a notification reads and links.
+import { h, timeEl, userLink } from "./util.js";
+
+export function notificationText(notification) {
+  switch (notification.verb) {
+    case "like":
+      return "liked your post.";
+    case "comment":
+      return "commented on your post.";
+    case "follow":
+      return "started following you.";
+    case "mention":
+      return "mentioned you in a comment.";
+    default:
+      return "did something.";
+  }
+}
+
+export function notificationItem(notification) {
+  const href = notification.post ? `/p/${notification.post}` : `/u/${encodeURIComponent(notification.actor.username)}`;
+  return h(
+    "li",
+    { class: `notif ${notification.read ? "" : "unread"}`.trim(), dataset: { id: notification.id } },
+    userLink(notification.actor),
+    " ",
+    h("a", { href, class: "notif-text" }, notificationText(notification)),
+    " ",
+    timeEl(notification.created_at, { class: "muted" }),
+  );
+}

@@ -1,0 +1,125 @@
+"""Server-rendered shells of the browser app. Each page is a template plus an ES module
+(static/frontend/pages/<name>.js) that talks to the REST API and the /ws/ gateway.
+
+Pages that show a person's data need a session (redirect to /login); the shells carry no
+user data except what the signed-in user may see anyway, and every object a URL names is
+checked here before its shell is served (404 otherwise).
+"""
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_GET
+
+from accounts.models import User
+from chat.models import Participant
+from feed.models import Post
+
+LOGIN_URL = "/login"
+MAX_ID = 2**63 - 1
+
+page_login_required = login_required(login_url=LOGIN_URL)
+
+
+def _shell(request: HttpRequest, page: str, title: str, **context) -> HttpResponse:
+    return render(request, f"frontend/{page}.html", {"page": page, "title": title, **context})
+
+
+def _safe_next(request: HttpRequest) -> str:
+    target = request.GET.get("next", "")
+    if target and len(target) <= 2000 and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ) and target.startswith("/") and not target.startswith("//"):
+        return target
+    return "/"
+
+
+@require_GET
+@ensure_csrf_cookie
+def login_page(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect(_safe_next(request))
+    return _shell(request, "login", "Log in", next_url=_safe_next(request))
+
+
+@require_GET
+@ensure_csrf_cookie
+def signup_page(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("/")
+    return _shell(request, "signup", "Sign up")
+
+
+@require_GET
+@ensure_csrf_cookie
+@page_login_required
+def feed_page(request: HttpRequest) -> HttpResponse:
+    return _shell(request, "feed", "Home")
+
+
+@require_GET
+@ensure_csrf_cookie
+@page_login_required
+def upload_page(request: HttpRequest) -> HttpResponse:
+    return _shell(request, "upload", "New post")
+
+
+@require_GET
+@ensure_csrf_cookie
+@page_login_required
+def profile_page(request: HttpRequest, username: str) -> HttpResponse:
+    if len(username) > 30 or not User.objects.filter(username=username, is_active=True).exists():
+        return _not_found(request)
+    return _shell(request, "profile", f"@{username}", profile_username=username)
+
+
+@require_GET
+@ensure_csrf_cookie
+@page_login_required
+def post_page(request: HttpRequest, post_id: int) -> HttpResponse:
+    if post_id > MAX_ID:
+        return _not_found(request)
+    post = Post.objects.filter(pk=post_id).select_related("author").first()
+    if post is None:
+        return _not_found(request)
+    return _shell(request, "post", f"Post by @{post.author.username}", post_id=post.pk, post_author=post.author.username)
+
+
+@require_GET
+@ensure_csrf_cookie
+@page_login_required
+def inbox_page(request: HttpRequest) -> HttpResponse:
+    return _shell(request, "inbox", "Messages")
+
+
+@require_GET
+@ensure_csrf_cookie
+@page_login_required
+def conversation_page(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    # Only a participant may open a conversation; anyone else gets the same 404 as for a
+    # conversation that does not exist.
+    if conversation_id > MAX_ID or not Participant.objects.filter(
+        conversation_id=conversation_id, user=request.user
+    ).exists():
+        return _not_found(request)
+    others = list(
+        User.objects.filter(participations__conversation_id=conversation_id)
+        .exclude(pk=request.user.pk)
+        .order_by("username")
+        .values_list("username", flat=True)
+    )
+    title = ", ".join(others) or request.user.username
+    return _shell(request, "conversation", title, conversation_id=conversation_id, others=others)
+
+
+@require_GET
+@ensure_csrf_cookie
+@page_login_required
+def notifications_page(request: HttpRequest) -> HttpResponse:
+    return _shell(request, "notifications", "Notifications")
+
+
+def _not_found(request: HttpRequest) -> HttpResponse:
+    return render(request, "frontend/404.html", {"page": "404", "title": "Not found"}, status=404)
