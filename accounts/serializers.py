@@ -24,3 +24,51 @@ class UserBriefSerializer(serializers.ModelSerializer):
 
 def user_brief(user: User) -> dict:
     return UserBriefSerializer(user).data
+
+
+class ProfileSerializer(serializers.ModelSerializer):
+    """user (profile): `{id, username, full_name, bio, avatar_url, follower_count,
+    following_count, post_count, is_following}`.
+
+    `is_following` (does the viewer follow this user) is read from the instance's
+    `is_following` attribute, which selectors annotate; absent, it is false.
+    """
+
+    avatar_url = serializers.SerializerMethodField()
+    is_following = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = [
+            "id",
+            "username",
+            "full_name",
+            "bio",
+            "avatar_url",
+            "follower_count",
+            "following_count",
+            "post_count",
+            "is_following",
+        ]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_avatar_url(self, user: User) -> str | None:
+        return avatar_url(user)
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_is_following(self, user: User) -> bool:
+        return bool(getattr(user, "is_following", False))
+
+
+def profile_public(user: User) -> dict:
+    """The viewer-independent part of a profile (what the cache holds)."""
+    data = dict(ProfileSerializer(user).data)
+    data.pop("is_following")
+    return data
+
+
+class AuthResultSerializer(serializers.Serializer):
+    """`{user, token}` of register and login; the token key is shown this once."""
+
+    user = ProfileSerializer()
+    token = serializers.CharField()

@@ -1,0 +1,216 @@
+"""Accounts REST API: views parse input, check access and call services or selectors."""
+
+from django.contrib.auth import authenticate, login, logout
+from django.middleware.csrf import get_token
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import services
+from accounts.selectors import (
+    follow_exists,
+    follower_list,
+    following_list,
+    user_get_by_username,
+    user_profile_public,
+    user_search,
+)
+from accounts.serializers import AuthResultSerializer, ProfileSerializer
+from realtime.pagination import CursorPagination
+from realtime.throttling import AnonRateThrottle, ScopedThrottle, UserRateThrottle
+
+THROTTLES = [AnonRateThrottle, UserRateThrottle, ScopedThrottle]
+SEARCH_MAX = 30
+
+
+class InvalidCredentials(exceptions.APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "Wrong username or password."
+    default_code = "invalid_credentials"
+
+
+class UsernameCursorPagination(CursorPagination):
+    ordering = "username"
+
+
+def paginate(view: APIView, queryset, serialize, pagination_class=CursorPagination) -> Response:
+    """One page of `queryset` as `{"results", "next"}`; `serialize(rows)` makes the list."""
+    paginator = pagination_class()
+    rows = paginator.paginate_queryset(queryset, view.request, view=view)
+    return paginator.get_paginated_response(serialize(rows))
+
+
+def target_user(username: str):
+    user = user_get_by_username(username=username)
+    if user is None:
+        raise exceptions.NotFound("No such user.")
+    return user
+
+
+def profile_of(user, *, is_following: bool) -> dict:
+    user.is_following = is_following
+    return ProfileSerializer(user).data
+
+
+def _start_session(request, user) -> None:
+    login(request._request, user, backend="django.contrib.auth.backends.ModelBackend")
+    get_token(request._request)
+
+
+class RegisterApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = THROTTLES
+    throttle_scope = "register"
+
+    class InputSerializer(serializers.Serializer):
+        username = serializers.CharField(max_length=64)
+        email = serializers.CharField(max_length=254)
+        password = serializers.CharField(max_length=256, trim_whitespace=False)
+
+    @extend_schema(request=InputSerializer, responses={201: AuthResultSerializer}, auth=[])
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.user_register(**data.validated_data)
+        token = services.token_create(user=user)
+        _start_session(request, user)
+        return Response({"user": profile_of(user, is_following=False), "token": token}, status=status.HTTP_201_CREATED)
+
+
+class LoginApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = THROTTLES
+    throttle_scope = "login"
+
+    class InputSerializer(serializers.Serializer):
+        username = serializers.CharField(max_length=254)
+        password = serializers.CharField(max_length=256, trim_whitespace=False)
+
+    @extend_schema(request=InputSerializer, responses={200: AuthResultSerializer}, auth=[])
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        username = data.validated_data["username"]
+        known = user_get_by_username(username=username)
+        # An unknown name still runs the hasher (inside authenticate), so timing tells nothing.
+        user = authenticate(
+            request._request,
+            username=known.username if known else username,
+            password=data.validated_data["password"],
+        )
+        if user is None:
+            raise InvalidCredentials()
+        token = services.token_create(user=user)
+        _start_session(request, user)
+        return Response({"user": profile_of(user, is_following=False), "token": token})
+
+
+class LogoutApi(APIView):
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request):
+        token_key = request.auth if isinstance(request.auth, str) else None
+        session_key = request.session.session_key if hasattr(request, "session") else None
+        services.user_logout(user=request.user, token_key=token_key, session_key=session_key)
+        logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeApi(APIView):
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    class InputSerializer(serializers.Serializer):
+        full_name = serializers.CharField(max_length=services.FULL_NAME_MAX, allow_blank=True, required=False)
+        bio = serializers.CharField(max_length=services.BIO_MAX, allow_blank=True, required=False)
+        avatar = serializers.FileField(required=False, allow_null=True, allow_empty_file=False)
+
+    @extend_schema(responses={200: ProfileSerializer})
+    def get(self, request):
+        return Response(profile_of(request.user, is_following=False))
+
+    @extend_schema(request=InputSerializer, responses={200: ProfileSerializer})
+    def patch(self, request):
+        data = self.InputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        user = services.profile_update(
+            user=request.user,
+            full_name=values.get("full_name"),
+            bio=values.get("bio"),
+            avatar=values.get("avatar"),
+            clear_avatar="avatar" in values and values["avatar"] is None,
+        )
+        return Response(profile_of(user, is_following=False))
+
+
+class UserSearchApi(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("q", str, description="username prefix, up to 30 characters")],
+        responses={200: ProfileSerializer(many=True)},
+    )
+    def get(self, request):
+        q = request.query_params.get("q", "").strip()
+        if len(q) > SEARCH_MAX:
+            raise exceptions.ValidationError({"q": [f"At most {SEARCH_MAX} characters."]})
+        if q and not all(ch.isascii() and (ch.isalnum() or ch in "_.") for ch in q):
+            raise exceptions.ValidationError({"q": ["Usernames have only letters, digits, underscores and dots."]})
+        users = user_search(viewer=request.user, q=q)
+        return paginate(self, users, lambda rows: ProfileSerializer(rows, many=True).data, UsernameCursorPagination)
+
+
+class UserDetailApi(APIView):
+    @extend_schema(responses={200: ProfileSerializer})
+    def get(self, request, username: str):
+        data = user_profile_public(username=username)
+        if data is None:
+            raise exceptions.NotFound("No such user.")
+        following = follow_exists(follower_id=request.user.pk, followee_id=data["id"])
+        return Response({**data, "is_following": following})
+
+
+class FollowApi(APIView):
+    throttle_classes = THROTTLES
+    throttle_scope = "follow"
+
+    @extend_schema(request=None, responses={200: ProfileSerializer, 201: ProfileSerializer})
+    def post(self, request, username: str):
+        followee = target_user(username)
+        created = services.follow_create(follower=request.user, followee=followee)
+        return Response(
+            profile_of(followee, is_following=True), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+    @extend_schema(request=None, responses={200: ProfileSerializer})
+    def delete(self, request, username: str):
+        followee = target_user(username)
+        services.follow_delete(follower=request.user, followee=followee)
+        return Response(profile_of(followee, is_following=False))
+
+
+def _users_of(rows, attribute: str) -> list[dict]:
+    users = []
+    for row in rows:
+        user = getattr(row, attribute)
+        user.is_following = row.viewer_follows
+        users.append(user)
+    return ProfileSerializer(users, many=True).data
+
+
+class FollowersApi(APIView):
+    @extend_schema(responses={200: ProfileSerializer(many=True)})
+    def get(self, request, username: str):
+        user = target_user(username)
+        return paginate(self, follower_list(user=user, viewer=request.user), lambda rows: _users_of(rows, "follower"))
+
+
+class FollowingApi(APIView):
+    @extend_schema(responses={200: ProfileSerializer(many=True)})
+    def get(self, request, username: str):
+        user = target_user(username)
+        return paginate(self, following_list(user=user, viewer=request.user), lambda rows: _users_of(rows, "followee"))
+
+

@@ -1,0 +1,195 @@
+"""Account writes: registration, tokens and sessions, profile edits, follows.
+
+Counts (follower_count, following_count) change with F() in the transaction that adds or
+removes the Follow row, and the cached public profiles of both users are invalidated.
+"""
+
+import hashlib
+import logging
+import re
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
+from rest_framework import exceptions
+
+from accounts.cache import profile_cache_invalidate
+from accounts.models import USERNAME_PATTERN, ApiToken, Follow, User, hash_token
+from accounts.selectors import block_exists
+from notifications.services import notification_create
+from realtime.publish import credential_group, publish
+
+log = logging.getLogger(__name__)
+
+USERNAME_MESSAGE = "A username is 3 to 30 letters, digits, underscores or dots."
+BIO_MAX = 150
+FULL_NAME_MAX = 100
+
+
+def _validate_registration(*, username: str, email: str, password: str) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if not re.match(USERNAME_PATTERN, username or ""):
+        errors["username"] = [USERNAME_MESSAGE]
+    elif User.objects.filter(username__iexact=username).exists():
+        errors["username"] = ["This username is taken."]
+    try:
+        validate_email(email)
+    except DjangoValidationError:
+        errors["email"] = ["Enter a valid email address."]
+    else:
+        if User.objects.filter(email__iexact=email).exists():
+            errors["email"] = ["An account with this email exists already."]
+    try:
+        validate_password(password, user=User(username=username, email=email))
+    except DjangoValidationError as exc:
+        errors["password"] = list(exc.messages)
+    return errors
+
+
+def user_register(*, username: str, email: str, password: str) -> User:
+    """Creates an active user with an Argon2-hashed password.
+
+    Raises ValidationError (fields username/email/password) for a malformed or taken
+    username (case-insensitively), a malformed or taken email, or a password Django's
+    validators refuse.
+    """
+    email = (email or "").strip()
+    errors = _validate_registration(username=username, email=email, password=password)
+    if errors:
+        raise exceptions.ValidationError(errors)
+    try:
+        with transaction.atomic():
+            user = User(username=username, email=email)
+            user.set_password(password)
+            user.save()
+    except IntegrityError:
+        # A concurrent registration took the name or email between the check and the insert.
+        raise exceptions.ValidationError({"username": ["This username or email is taken."]})
+    return user
+
+
+@transaction.atomic
+def token_create(*, user: User) -> str:
+    """Issues a new API token for the user and returns its key (only its digest is kept)."""
+    key = ApiToken.new_key()
+    ApiToken.objects.create(user=user, digest=hash_token(key))
+    return key
+
+
+def session_digest(session_key: str) -> str:
+    return hashlib.sha256(session_key.encode()).hexdigest()
+
+
+@transaction.atomic
+def user_logout(*, user: User, token_key: str | None, session_key: str | None) -> None:
+    """Revokes the token (if any) and, after commit, tells every socket opened with that
+    token or that session to close (`auth.revoked` to its credential group). Ending the
+    session itself is the caller's (it owns the request)."""
+    sends = []
+    if token_key:
+        digest = hash_token(token_key)
+        ApiToken.objects.filter(user=user, digest=digest).delete()
+        sends.append((credential_group(digest), {"type": "auth.revoked"}))
+    if session_key:
+        sends.append((credential_group(session_digest(session_key)), {"type": "auth.revoked"}))
+    if sends:
+        transaction.on_commit(lambda: publish(sends), robust=True)
+
+
+def profile_update(
+    *, user: User, full_name: str | None = None, bio: str | None = None, avatar=None, clear_avatar: bool = False
+) -> User:
+    """Updates the given profile fields and returns the fresh user.
+
+    `avatar` is an uploaded file, validated and re-encoded like a post image (ValidationError
+    or ImageTooLarge otherwise); `clear_avatar` removes the avatar. The replaced avatar file
+    is deleted after commit, and the cached public profile is invalidated.
+    """
+    from feed.images import image_process
+
+    errors: dict[str, list[str]] = {}
+    if full_name is not None and len(full_name) > FULL_NAME_MAX:
+        errors["full_name"] = [f"At most {FULL_NAME_MAX} characters."]
+    if bio is not None and len(bio) > BIO_MAX:
+        errors["bio"] = [f"At most {BIO_MAX} characters."]
+    if errors:
+        raise exceptions.ValidationError(errors)
+    # Decoding happens before the transaction: no lock is held while Pillow works.
+    processed = image_process(upload=avatar, field="avatar") if avatar is not None else None
+
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        update_fields = []
+        if full_name is not None:
+            user.full_name = full_name
+            update_fields.append("full_name")
+        if bio is not None:
+            user.bio = bio
+            update_fields.append("bio")
+        old_avatar = user.avatar.name if user.avatar else None
+        if processed is not None:
+            user.avatar.save(processed.thumbnail.name, processed.thumbnail, save=False)
+            update_fields.append("avatar")
+        elif clear_avatar and user.avatar:
+            user.avatar = ""
+            update_fields.append("avatar")
+        if update_fields:
+            user.save(update_fields=update_fields)
+            profile_cache_invalidate(user.username)
+        if old_avatar and "avatar" in update_fields:
+            storage = user.avatar.storage
+            transaction.on_commit(lambda: _delete_file(storage, old_avatar), robust=True)
+    return user
+
+
+def _delete_file(storage, name: str) -> None:
+    try:
+        storage.delete(name)
+    except Exception:  # noqa: BLE001 - an orphaned file is harmless
+        log.warning("could not delete %s", name, exc_info=True)
+
+
+def _refresh_counts(*users: User) -> None:
+    fresh = {u.pk: u for u in User.objects.filter(pk__in=[u.pk for u in users]).only("follower_count", "following_count", "post_count")}
+    for user in users:
+        if user.pk in fresh:
+            user.follower_count = fresh[user.pk].follower_count
+            user.following_count = fresh[user.pk].following_count
+            user.post_count = fresh[user.pk].post_count
+
+
+@transaction.atomic
+def follow_create(*, follower: User, followee: User) -> bool:
+    """Makes `follower` follow `followee`; returns True when the follow is new.
+
+    Idempotent: following again changes nothing. Raises ValidationError for a self-follow
+    and PermissionDenied when either blocks the other. A new follow bumps both counts and
+    notifies the followee (verb `follow`). The instances' counts are refreshed.
+    """
+    if follower.pk == followee.pk:
+        raise exceptions.ValidationError({"username": ["You cannot follow yourself."]})
+    if block_exists(follower.pk, followee.pk):
+        raise exceptions.PermissionDenied("You cannot follow this user.")
+    _, created = Follow.objects.get_or_create(follower=follower, followee=followee)
+    if created:
+        User.objects.filter(pk=follower.pk).update(following_count=F("following_count") + 1)
+        User.objects.filter(pk=followee.pk).update(follower_count=F("follower_count") + 1)
+        notification_create(recipient=followee, actor=follower, verb="follow")
+        profile_cache_invalidate(follower.username, followee.username)
+    _refresh_counts(follower, followee)
+    return created
+
+
+@transaction.atomic
+def follow_delete(*, follower: User, followee: User) -> bool:
+    """Removes the follow if there is one; returns True when one was removed. Idempotent."""
+    deleted, _ = Follow.objects.filter(follower=follower, followee=followee).delete()
+    if deleted:
+        User.objects.filter(pk=follower.pk).update(following_count=Greatest(F("following_count") - 1, 0))
+        User.objects.filter(pk=followee.pk).update(follower_count=Greatest(F("follower_count") - 1, 0))
+        profile_cache_invalidate(follower.username, followee.username)
+    _refresh_counts(follower, followee)
+    return bool(deleted)

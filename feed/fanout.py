@@ -1,0 +1,107 @@
+"""Live `feed.post` pushes to the author's online followers, off the request path.
+
+`post_created` is registered by `post_create` with `transaction.on_commit`; it only hands
+the post id to a small thread pool and returns. A worker loads the post once, serializes
+it once (`liked_by_me` false: a new post is liked by nobody), then walks the followers
+that have a websocket seen within settings.PRESENCE_TTL_SECONDS, in chunks by user id,
+and publishes one `feed.post` per online follower (and to the author's own other tabs).
+Pushes are best effort (ephemeral, never replayed): a client that missed one refetches
+the feed page.
+"""
+
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import Block, Follow
+from realtime.models import Connection
+from realtime.publish import publish, user_group
+
+log = logging.getLogger(__name__)
+
+CHUNK_SIZE = 500
+MAX_WORKERS = 2
+
+_executor = ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="feed-fanout")
+_pending: set[Future] = set()
+_lock = threading.Lock()
+
+
+def post_created(post_id: int) -> None:
+    """Schedules the fan-out of a committed post and returns at once."""
+    future = _executor.submit(_run, post_id)
+    with _lock:
+        _pending.add(future)
+    future.add_done_callback(_forget)
+
+
+def _forget(future: Future) -> None:
+    with _lock:
+        _pending.discard(future)
+
+
+def wait_idle(timeout: float = 10.0) -> bool:
+    """Waits until every scheduled fan-out has finished; False on timeout (for tests)."""
+    with _lock:
+        pending = set(_pending)
+    if not pending:
+        return True
+    _, not_done = wait(pending, timeout=timeout)
+    return not not_done
+
+
+def online_recipient_ids(*, author_id: int, after_id: int = 0, limit: int = CHUNK_SIZE) -> list[int]:
+    """Ids (ascending, > after_id) of the author's followers with a live websocket, plus the
+    author when online; neither side of a block is included."""
+    cutoff = timezone.now() - timedelta(seconds=settings.PRESENCE_TTL_SECONDS)
+    followers = Follow.objects.filter(followee_id=author_id).values("follower_id")
+    blocked_by_author = Block.objects.filter(blocker_id=author_id).values("blocked_id")
+    blocking_author = Block.objects.filter(blocked_id=author_id).values("blocker_id")
+    return list(
+        Connection.objects.filter(seen_at__gte=cutoff, user_id__gt=after_id)
+        .filter(Q(user_id__in=followers) | Q(user_id=author_id))
+        .exclude(user_id__in=blocked_by_author)
+        .exclude(user_id__in=blocking_author)
+        .order_by("user_id")
+        .values_list("user_id", flat=True)
+        .distinct()[:limit]
+    )
+
+
+def fan_out(post_id: int) -> int:
+    """Publishes the post to its online audience now; returns how many users were told."""
+    from feed.models import Post
+    from feed.serializers import post_payload
+
+    post = Post.objects.select_related("author").filter(pk=post_id).first()
+    if post is None:
+        return 0
+    post.liked_by_me = False
+    data = post_payload(post)
+    told = 0
+    after = 0
+    while True:
+        ids = online_recipient_ids(author_id=post.author_id, after_id=after)
+        if not ids:
+            return told
+        publish([(user_group(uid), {"type": "feed.post", "data": data}) for uid in ids])
+        told += len(ids)
+        after = ids[-1]
+        if len(ids) < CHUNK_SIZE:
+            return told
+
+
+def _run(post_id: int) -> None:
+    close_old_connections()
+    try:
+        fan_out(post_id)
+    except Exception:  # noqa: BLE001 - best effort: the feed itself is read from the database
+        log.warning("feed fan-out of post %s failed", post_id, exc_info=True)
+    finally:
+        connection.close()

@@ -1,0 +1,31 @@
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from accounts.models import Follow, User
+from feed.models import Comment, Like, Post
+
+
+def _with_viewer(posts: QuerySet[Post], viewer: User) -> QuerySet[Post]:
+    """Author loaded in the same query; `liked_by_me` as an EXISTS subquery."""
+    return posts.select_related("author").annotate(
+        liked_by_me=Exists(Like.objects.filter(post_id=OuterRef("pk"), user_id=viewer.pk))
+    )
+
+
+def feed_for_user(*, viewer: User) -> QuerySet[Post]:
+    """The home feed: posts by the people the viewer follows and by the viewer, to be
+    ordered newest first by the paginator. One query per page, whatever its size."""
+    followed = Follow.objects.filter(follower_id=viewer.pk).values("followee_id")
+    return _with_viewer(Post.objects.filter(Q(author_id=viewer.pk) | Q(author_id__in=followed)), viewer)
+
+
+def post_list_by_author(*, author: User, viewer: User) -> QuerySet[Post]:
+    return _with_viewer(Post.objects.filter(author_id=author.pk), viewer)
+
+
+def post_get(*, post_id: int, viewer: User) -> Post | None:
+    return _with_viewer(Post.objects.filter(pk=post_id), viewer).first()
+
+
+def comment_list(*, post: Post) -> QuerySet[Comment]:
+    """The post's comments with their authors, to be ordered oldest first by the paginator."""
+    return Comment.objects.filter(post_id=post.pk).select_related("author")

@@ -1,0 +1,64 @@
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.serializers import UserBriefSerializer
+from feed.models import Comment, Post
+
+
+class PostSerializer(serializers.ModelSerializer):
+    """post: `{id, author, image_url, thumbnail_url, caption, created_at, like_count,
+    comment_count, liked_by_me}`; also the `data` of a `feed.post` push.
+
+    `liked_by_me` is read from the instance's `liked_by_me` attribute, which selectors
+    annotate; absent, it is false.
+    """
+
+    author = UserBriefSerializer()
+    image_url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+    liked_by_me = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Post
+        fields = [
+            "id",
+            "author",
+            "image_url",
+            "thumbnail_url",
+            "caption",
+            "created_at",
+            "like_count",
+            "comment_count",
+            "liked_by_me",
+        ]
+
+    @extend_schema_field(serializers.CharField())
+    def get_image_url(self, post: Post) -> str | None:
+        return post.image.url if post.image else None
+
+    @extend_schema_field(serializers.CharField())
+    def get_thumbnail_url(self, post: Post) -> str | None:
+        return post.thumbnail.url if post.thumbnail else None
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_liked_by_me(self, post: Post) -> bool:
+        return bool(getattr(post, "liked_by_me", False))
+
+
+def post_payload(post: Post) -> dict:
+    return dict(PostSerializer(post).data)
+
+
+class CommentSerializer(serializers.ModelSerializer):
+    """comment: `{id, post, author, body, created_at}`."""
+
+    post = serializers.IntegerField(source="post_id")
+    author = UserBriefSerializer()
+
+    class Meta:
+        model = Comment
+        fields = ["id", "post", "author", "body", "created_at"]
+
+
+def comment_payload(comment: Comment) -> dict:
+    return dict(CommentSerializer(comment).data)
