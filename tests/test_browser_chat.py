@@ -1,0 +1,157 @@
+"""Direct messages in a real Chromium against a live daphne: live delivery, typing,
+read receipts, going offline and coming back, the offline outbox, the inbox."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests import browser_helpers
+from tests.browser_helpers import WAIT_MS, wait_socket_open
+
+pytestmark = pytest.mark.browser
+# The harness's fixtures, for this module.
+browser, server, people = browser_helpers.browser, browser_helpers.server, browser_helpers.people
+
+
+def open_conversation(a, b) -> int:
+    conversation = a.api("POST", "/api/conversations", {"usernames": [b.username]})
+    return conversation["id"]
+
+
+def bubbles(page, text: str):
+    return page.locator("#messages li.msg", has=page.locator(".msg-body", has_text=text))
+
+
+def test_dm_arrives_live_after_typing_and_shows_seen(people):
+    # given: A and B in two browsers, both on their conversation
+    a, b = people("ann"), people("bob")
+    conversation_id = open_conversation(a, b)
+    page_a = a.open(f"/inbox/{conversation_id}")
+    page_b = b.open(f"/inbox/{conversation_id}")
+    wait_socket_open(page_a)
+    wait_socket_open(page_b)
+
+    # when: A types
+    page_a.locator("#message-body").press_sequentially("hello <b>bob</b>", delay=20)
+
+    # then: B sees "typing…" before any message
+    expect(page_b.locator("#typing")).to_have_text(f"{a.username} is typing…", timeout=WAIT_MS)
+    expect(page_b.locator("#messages li.msg")).to_have_count(0)
+
+    # when: A sends
+    page_a.locator("#message-body").press("Enter")
+
+    # then: B sees it without reloading, as text, and the typing line goes away
+    mine = bubbles(page_b, "hello <b>bob</b>")
+    expect(mine).to_have_count(1, timeout=WAIT_MS)
+    expect(mine).to_have_class("msg theirs")
+    expect(page_b.locator("#messages b")).to_have_count(0)
+    expect(page_b.locator("#typing")).to_be_hidden()
+
+    # and: B's open conversation reads it, and A sees "Seen"
+    sent = bubbles(page_a, "hello <b>bob</b>")
+    expect(sent.locator(".msg-status")).to_have_text("Seen", timeout=WAIT_MS)
+    messages = a.api("GET", f"/api/conversations/{conversation_id}/messages")["results"]
+    assert [m["body"] for m in messages] == ["hello <b>bob</b>"]
+
+
+def test_offline_recipient_sees_all_missed_messages_exactly_once(people):
+    # given
+    a, b = people("amy"), people("ben")
+    conversation_id = open_conversation(a, b)
+    page_a = a.open(f"/inbox/{conversation_id}")
+    page_b = b.open(f"/inbox/{conversation_id}")
+    wait_socket_open(page_b)
+
+    # when: B drops off the network and A sends three messages
+    b.context.set_offline(True)
+    expect(page_b.locator("#conn-status")).to_be_visible(timeout=WAIT_MS)
+    expect(page_b.locator("#conn-status")).to_contain_text("offline")
+    for n in range(1, 4):
+        page_a.locator("#message-body").fill(f"while you were away {n}")
+        page_a.locator("#message-body").press("Enter")
+    for n in range(1, 4):
+        expect(bubbles(page_a, f"while you were away {n}").locator(".msg-status")).to_have_text(
+            "Sent", timeout=WAIT_MS
+        )
+    page_b.wait_for_timeout(300)
+    expect(page_b.locator("#messages li.msg")).to_have_count(0)
+
+    # then: back online, B gets each of the three exactly once, in order
+    b.context.set_offline(False)
+    expect(page_b.locator("#conn-status")).to_be_hidden(timeout=WAIT_MS)
+    expect(page_b.locator("#messages li.msg")).to_have_count(3, timeout=WAIT_MS)
+    page_b.wait_for_timeout(500)
+    expect(page_b.locator("#messages li.msg .msg-body")).to_have_text(
+        [f"while you were away {n}" for n in range(1, 4)]
+    )
+
+
+def test_message_queued_offline_is_delivered_once(people):
+    # given
+    a, b = people("cat"), people("dan")
+    conversation_id = open_conversation(a, b)
+    page_a = a.open(f"/inbox/{conversation_id}")
+    page_b = b.open(f"/inbox/{conversation_id}")
+    wait_socket_open(page_a)
+    wait_socket_open(page_b)
+
+    # when: A is offline and sends
+    a.context.set_offline(True)
+    expect(page_a.locator("#conn-status")).to_be_visible(timeout=WAIT_MS)
+    page_a.locator("#message-body").fill("written on the train")
+    page_a.locator("#message-send").click()
+
+    # then: it waits in the outbox, visibly queued, and B has nothing
+    queued = bubbles(page_a, "written on the train")
+    expect(queued).to_have_class("msg mine pending")
+    expect(queued.locator(".msg-status")).to_contain_text("Queued")
+    page_b.wait_for_timeout(500)
+    expect(page_b.locator("#messages li.msg")).to_have_count(0)
+
+    # when: A is back
+    a.context.set_offline(False)
+
+    # then: sent once, acked, and B sees it once
+    expect(queued.locator(".msg-status")).to_have_text(re.compile(r"^(Sent|Seen)$"), timeout=WAIT_MS)
+    expect(queued).not_to_have_class(re.compile(r"pending"))
+    expect(bubbles(page_b, "written on the train")).to_have_count(1, timeout=WAIT_MS)
+    page_b.wait_for_timeout(500)
+    expect(page_b.locator("#messages li.msg")).to_have_count(1)
+    expect(page_a.locator("#messages li.msg")).to_have_count(1)
+    messages = b.api("GET", f"/api/conversations/{conversation_id}/messages")["results"]
+    assert [m["body"] for m in messages] == ["written on the train"]
+    assert page_a.evaluate("JSON.parse(sessionStorage.getItem('instaclone.outbox.' + document.body.dataset.meId))") == []
+
+
+def test_inbox_reorders_live_with_unread_counts(people):
+    # given: B has two conversations, the one with A older
+    a, b, c = people("eve"), people("fay"), people("gus")
+    with_a = open_conversation(a, b)
+    a.api("POST", f"/api/conversations/{with_a}/messages", {"body": "first", "client_id": "c-1"})
+    with_c = open_conversation(c, b)
+    c.api("POST", f"/api/conversations/{with_c}/messages", {"body": "second", "client_id": "c-2"})
+    inbox = b.open("/inbox")
+    wait_socket_open(inbox)
+    items = inbox.locator("#conversations li.conversation")
+    expect(items).to_have_count(2)
+    expect(items.first).to_have_attribute("data-id", str(with_c))
+
+    # when: A writes again
+    a.api("POST", f"/api/conversations/{with_a}/messages", {"body": "are you there?", "client_id": "c-3"})
+
+    # then: A's conversation jumps to the top with 2 unread, live
+    expect(items.first).to_have_attribute("data-id", str(with_a), timeout=WAIT_MS)
+    expect(items.first.locator(".unread-count")).to_have_text("2")
+    expect(items.first.locator(".preview")).to_have_text("are you there?")
+    expect(inbox.locator("#inbox-badge")).to_have_text("2")
+
+    # when: B opens it (reads it), then goes back
+    inbox.locator(f"#conversations a[href='/inbox/{with_a}']").click()
+    expect(inbox.locator("#messages li.msg")).to_have_count(2, timeout=WAIT_MS)
+    inbox.go_back()
+
+    # then: no unread left for that conversation
+    expect(inbox.locator(f"#conversations li[data-id='{with_a}']")).to_be_visible(timeout=WAIT_MS)
+    expect(inbox.locator(f"#conversations li[data-id='{with_a}'] .unread-count")).to_have_count(0, timeout=WAIT_MS)
