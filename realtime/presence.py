@@ -1,0 +1,109 @@
+"""Open sockets and who shares a conversation with whom: presence, typing and online followers.
+
+One `Connection` row per open socket. A node refreshes its rows' `seen_at` on the gateway's
+periodic tick; a node that dies leaves its rows behind, and they stop counting once `seen_at`
+is older than PRESENCE_TTL_SECONDS.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import Block
+from chat.models import Participant
+from realtime.models import Connection
+
+
+def _fresh_since():
+    return timezone.now() - timedelta(seconds=settings.PRESENCE_TTL_SECONDS)
+
+
+# Services (writes)
+
+
+@transaction.atomic
+def connection_open(*, channel_name: str, user_id: int, token_digest: str = "", session_key: str = "") -> bool:
+    """Records an open socket. True when it is the user's only live socket (they came online)."""
+    now = timezone.now()
+    Connection.objects.update_or_create(
+        channel_name=channel_name,
+        defaults={"user_id": user_id, "token_digest": token_digest, "session_key": session_key, "seen_at": now},
+    )
+    return not (
+        Connection.objects.filter(user_id=user_id, seen_at__gte=_fresh_since()).exclude(channel_name=channel_name).exists()
+    )
+
+
+def connection_touch(*, channel_name: str, user_id: int, token_digest: str = "", session_key: str = "") -> None:
+    """Marks a socket as alive now (re-creating its row if a prune or a restart removed it)."""
+    updated = Connection.objects.filter(channel_name=channel_name).update(seen_at=timezone.now())
+    if not updated:
+        Connection.objects.bulk_create(
+            [
+                Connection(
+                    channel_name=channel_name,
+                    user_id=user_id,
+                    token_digest=token_digest,
+                    session_key=session_key,
+                    seen_at=timezone.now(),
+                )
+            ],
+            ignore_conflicts=True,
+        )
+
+
+@transaction.atomic
+def connection_close(*, channel_name: str, user_id: int) -> bool:
+    """Forgets a socket. True when the user has no live socket left (they went offline)."""
+    Connection.objects.filter(channel_name=channel_name).delete()
+    return not Connection.objects.filter(user_id=user_id, seen_at__gte=_fresh_since()).exists()
+
+
+def connections_prune_stale() -> int:
+    """Deletes rows of sockets nobody refreshed for several TTLs (a node that died)."""
+    cutoff = timezone.now() - timedelta(seconds=settings.PRESENCE_TTL_SECONDS * 10)
+    return Connection.objects.filter(seen_at__lt=cutoff).delete()[0]
+
+
+# Selectors (reads)
+
+
+def online_user_ids(*, user_ids: list[int]) -> set[int]:
+    """Those of `user_ids` with at least one live socket."""
+    if not user_ids:
+        return set()
+    return set(
+        Connection.objects.filter(user_id__in=user_ids, seen_at__gte=_fresh_since())
+        .values_list("user_id", flat=True)
+        .distinct()
+    )
+
+
+def conversation_peer_ids(*, user_id: int) -> list[int]:
+    """Everyone who shares at least one conversation with the user (not the user)."""
+    mine = Participant.objects.filter(user_id=user_id).values("conversation_id")
+    return list(
+        Participant.objects.filter(conversation_id__in=mine)
+        .exclude(user_id=user_id)
+        .values_list("user_id", flat=True)
+        .distinct()
+    )
+
+
+def conversation_other_participant_ids(*, user_id: int, conversation_id: int) -> list[int] | None:
+    """The other participants of a conversation the user is in, without anyone either side
+    blocked; None when the user is not a participant."""
+    ids = list(Participant.objects.filter(conversation_id=conversation_id).values_list("user_id", flat=True))
+    if user_id not in ids:
+        return None
+    others = [uid for uid in ids if uid != user_id]
+    if not others:
+        return []
+    blocked = Block.objects.filter(
+        Q(blocker_id=user_id, blocked_id__in=others) | Q(blocked_id=user_id, blocker_id__in=others)
+    ).values_list("blocker_id", "blocked_id")
+    excluded = {a if a != user_id else b for a, b in blocked}
+    return [uid for uid in others if uid not in excluded]

@@ -1,0 +1,183 @@
+"""Gateway handshake: hello, authentication, the Origin rule, logout."""
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.test import Client
+
+from accounts.models import hash_token
+from realtime.models import Connection
+from realtime.publish import credential_group
+from tests.ws_helpers import (  # noqa: F401 - the fixture is used by every test
+    _close_worker_thread_connections,
+    append_event,
+    communicator,
+    make_token,
+    make_user,
+    make_user_with_token,
+    open_socket,
+    receive_close,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@sync_to_async
+def session_cookie_for(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+async def test_hello_carries_the_user_and_last_event_id():
+    # given
+    user, token = await make_user_with_token()
+    await append_event(user.pk, {"n": 1})
+    await append_event(user.pk, {"n": 2})
+    # when
+    comm, hello = await open_socket(token)
+    # then
+    assert hello == {
+        "type": "hello",
+        "user": {"id": user.pk, "username": user.username, "full_name": user.full_name, "avatar_url": None},
+        "last_event_id": 2,
+    }
+    assert await comm.receive_nothing(timeout=0.2)
+    await comm.disconnect()
+
+
+async def test_new_user_hello_has_last_event_id_zero_and_a_connection_row():
+    user, token = await make_user_with_token()
+    comm, hello = await open_socket(token)
+    assert hello["last_event_id"] == 0
+    assert await sync_to_async(Connection.objects.filter(user=user).count)() == 1
+    await comm.disconnect()
+    assert await sync_to_async(Connection.objects.filter(user=user).count)() == 0
+
+
+async def test_no_credentials_accepts_then_closes_4401():
+    comm = communicator()
+    connected, _ = await comm.connect()
+    assert connected
+    assert await receive_close(comm) == 4401
+
+
+async def test_unknown_token_closes_4401():
+    await make_user()
+    comm = communicator(token="not-a-real-token")
+    connected, _ = await comm.connect()
+    assert connected
+    assert await receive_close(comm) == 4401
+
+
+async def test_token_in_query_string_authenticates():
+    user, token = await make_user_with_token()
+    comm = communicator(query=f"token={token}")
+    connected, _ = await comm.connect()
+    assert connected
+    hello = await comm.receive_json_from()
+    assert hello["type"] == "hello" and hello["user"]["id"] == user.pk
+    await comm.disconnect()
+
+
+async def test_foreign_origin_is_refused_even_with_a_valid_token():
+    _user, token = await make_user_with_token()
+    comm = communicator(token=token, headers=[(b"origin", b"https://evil.example")])
+    connected, _code = await comm.connect()
+    assert not connected
+
+
+@pytest.mark.parametrize("origin", [b"null", b"", b"javascript:alert(1)", b"http://localhost.evil.example"])
+async def test_malformed_or_lookalike_origins_are_refused(origin):
+    _user, token = await make_user_with_token()
+    comm = communicator(token=token, headers=[(b"origin", origin)])
+    connected, _code = await comm.connect()
+    assert not connected
+
+
+async def test_allowed_origin_with_token_is_accepted():
+    _user, token = await make_user_with_token()
+    comm = communicator(token=token, headers=[(b"origin", b"http://localhost:8000")])
+    connected, _ = await comm.connect()
+    assert connected
+    assert (await comm.receive_json_from())["type"] == "hello"
+    await comm.disconnect()
+
+
+async def test_token_without_origin_is_accepted():
+    _user, token = await make_user_with_token()
+    comm, hello = await open_socket(token)
+    assert hello["type"] == "hello"
+    await comm.disconnect()
+
+
+async def test_session_cookie_with_allowed_origin_authenticates():
+    user = await make_user()
+    cookie = await session_cookie_for(user)
+    comm = communicator(headers=[(b"origin", b"http://localhost"), (b"cookie", f"csrftoken=x; sessionid={cookie}".encode())])
+    connected, _ = await comm.connect()
+    assert connected
+    hello = await comm.receive_json_from()
+    assert hello["type"] == "hello" and hello["user"]["id"] == user.pk
+    await comm.disconnect()
+
+
+async def test_session_cookie_without_origin_is_not_enough():
+    user = await make_user()
+    cookie = await session_cookie_for(user)
+    comm = communicator(headers=[(b"cookie", f"sessionid={cookie}".encode())])
+    connected, _ = await comm.connect()
+    assert connected
+    assert await receive_close(comm) == 4401
+
+
+async def test_session_cookie_with_foreign_origin_is_refused():
+    user = await make_user()
+    cookie = await session_cookie_for(user)
+    comm = communicator(headers=[(b"origin", b"https://evil.example"), (b"cookie", f"sessionid={cookie}".encode())])
+    connected, _ = await comm.connect()
+    assert not connected
+
+
+async def test_auth_revoked_on_the_credential_group_closes_the_socket_4401():
+    # given: two sockets of one user, on two different tokens
+    user = await make_user()
+    token_a, token_b = await make_token(user), await make_token(user)
+    comm_a, _ = await open_socket(token_a)
+    comm_b, _ = await open_socket(token_b)
+    # when: token A is revoked (what logout publishes)
+    await get_channel_layer().group_send(credential_group(hash_token(token_a)), {"type": "auth.revoked"})
+    # then: only the socket opened with token A closes
+    assert await receive_close(comm_a) == 4401
+    await comm_b.send_json_to({"type": "ping"})
+    assert await comm_b.receive_json_from() == {"type": "pong"}
+    await comm_b.disconnect()
+
+
+async def test_periodic_check_closes_a_socket_whose_token_was_deleted(settings):
+    # given: a quick periodic check, and the revoke publish lost (token row deleted directly)
+    settings.WS_LOG_CHECK_SECONDS = 0.1
+    user, token = await make_user_with_token()
+    comm, _ = await open_socket(token)
+    from accounts.models import ApiToken
+
+    await sync_to_async(ApiToken.objects.filter(digest=hash_token(token)).delete)()
+    # then
+    assert await receive_close(comm, within=3) == 4401
+
+
+async def test_logout_over_rest_closes_the_socket_that_used_its_token():
+    from rest_framework.test import APIClient
+
+    user, token = await make_user_with_token()
+    comm, _ = await open_socket(token)
+
+    @sync_to_async
+    def logout():
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        return client.post("/api/auth/logout")
+
+    response = await logout()
+    assert response.status_code in (200, 204), response.content
+    assert await receive_close(comm) == 4401
