@@ -103,21 +103,26 @@ export async function init(self) {
     $("#more-comments").hidden = !commentsNext;
   };
 
+  // One refresh at a time; a request for another while one runs makes it run once more.
   let refreshing = null;
-  const refresh = async () => {
-    if (refreshing) return refreshing;
+  let again = false;
+  const refresh = () => {
+    if (refreshing) {
+      again = true;
+      return refreshing;
+    }
     refreshing = (async () => {
-      try {
-        post = await api(base);
-        renderPost();
-        await loadComments(Math.min(MAX_COMMENT_PAGES, pagesLoaded + 1));
-      } catch (error) {
-        if (error.status === 404) {
-          toast("This post was deleted.");
+      do {
+        again = false;
+        try {
+          post = await api(base);
+          renderPost();
+          await loadComments(Math.min(MAX_COMMENT_PAGES, pagesLoaded + 1));
+        } catch (error) {
+          if (error.status === 404) toast("This post was deleted.");
         }
-      } finally {
-        refreshing = null;
-      }
+      } while (again);
+      refreshing = null;
     })();
     return refreshing;
   };
