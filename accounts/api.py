@@ -2,6 +2,7 @@
 
 from django.contrib.auth import authenticate, login, logout
 from django.middleware.csrf import get_token
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -24,6 +25,16 @@ from realtime.throttling import AnonRateThrottle, ScopedThrottle, UserRateThrott
 
 THROTTLES = [AnonRateThrottle, UserRateThrottle, ScopedThrottle]
 SEARCH_MAX = 30
+
+
+class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
+    """Documents `Authorization: Token <key>` in the OpenAPI schema."""
+
+    target_class = "accounts.auth.TokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": "Authorization", "description": "`Token <key>`"}
 
 
 class InvalidCredentials(exceptions.APIException):
@@ -66,14 +77,14 @@ class RegisterApi(APIView):
     throttle_classes = THROTTLES
     throttle_scope = "register"
 
-    class InputSerializer(serializers.Serializer):
+    class RegisterInputSerializer(serializers.Serializer):
         username = serializers.CharField(max_length=64)
         email = serializers.CharField(max_length=254)
         password = serializers.CharField(max_length=256, trim_whitespace=False)
 
-    @extend_schema(request=InputSerializer, responses={201: AuthResultSerializer}, auth=[])
+    @extend_schema(request=RegisterInputSerializer, responses={201: AuthResultSerializer}, auth=[])
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.RegisterInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = services.user_register(**data.validated_data)
         token = services.token_create(user=user)
@@ -87,13 +98,13 @@ class LoginApi(APIView):
     throttle_classes = THROTTLES
     throttle_scope = "login"
 
-    class InputSerializer(serializers.Serializer):
+    class LoginInputSerializer(serializers.Serializer):
         username = serializers.CharField(max_length=254)
         password = serializers.CharField(max_length=256, trim_whitespace=False)
 
-    @extend_schema(request=InputSerializer, responses={200: AuthResultSerializer}, auth=[])
+    @extend_schema(request=LoginInputSerializer, responses={200: AuthResultSerializer}, auth=[])
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.LoginInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         username = data.validated_data["username"]
         known = user_get_by_username(username=username)
@@ -123,7 +134,7 @@ class LogoutApi(APIView):
 class MeApi(APIView):
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
-    class InputSerializer(serializers.Serializer):
+    class ProfileUpdateInputSerializer(serializers.Serializer):
         full_name = serializers.CharField(max_length=services.FULL_NAME_MAX, allow_blank=True, required=False)
         bio = serializers.CharField(max_length=services.BIO_MAX, allow_blank=True, required=False)
         avatar = serializers.FileField(required=False, allow_null=True, allow_empty_file=False)
@@ -132,9 +143,9 @@ class MeApi(APIView):
     def get(self, request):
         return Response(profile_of(request.user, is_following=False))
 
-    @extend_schema(request=InputSerializer, responses={200: ProfileSerializer})
+    @extend_schema(request=ProfileUpdateInputSerializer, responses={200: ProfileSerializer})
     def patch(self, request):
-        data = self.InputSerializer(data=request.data, partial=True)
+        data = self.ProfileUpdateInputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         values = data.validated_data
         user = services.profile_update(

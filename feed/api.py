@@ -39,11 +39,11 @@ class PostCreateApi(APIView):
     throttle_classes = THROTTLES
     throttle_scope = "post"
 
-    class InputSerializer(serializers.Serializer):
+    class PostCreateInputSerializer(serializers.Serializer):
         image = serializers.FileField(allow_empty_file=False)
         caption = serializers.CharField(max_length=CAPTION_MAX, allow_blank=True, required=False, trim_whitespace=False)
 
-    @extend_schema(request=InputSerializer, responses={201: PostSerializer})
+    @extend_schema(request=PostCreateInputSerializer, responses={201: PostSerializer})
     def post(self, request):
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -51,7 +51,7 @@ class PostCreateApi(APIView):
             length = 0
         if length > settings.IMAGE_MAX_BYTES + ENVELOPE_BYTES:
             raise ImageTooLarge(f"The upload is larger than {settings.IMAGE_MAX_BYTES // (1024 * 1024)} MB.")
-        data = self.InputSerializer(data=request.data)
+        data = self.PostCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         post = services.post_create(
             author=request.user,
@@ -104,7 +104,7 @@ class CommentListApi(APIView):
     throttle_classes = THROTTLES
     throttle_scope = "comment"
 
-    class InputSerializer(serializers.Serializer):
+    class CommentCreateInputSerializer(serializers.Serializer):
         body = serializers.CharField(max_length=COMMENT_MAX)
 
     @extend_schema(responses={200: CommentSerializer(many=True)})
@@ -114,9 +114,9 @@ class CommentListApi(APIView):
             self, comment_list(post=post), lambda rows: CommentSerializer(rows, many=True).data, OldestFirstPagination
         )
 
-    @extend_schema(request=InputSerializer, responses={201: CommentSerializer})
+    @extend_schema(request=CommentCreateInputSerializer, responses={201: CommentSerializer})
     def post(self, request, post_id: int):
-        data = self.InputSerializer(data=request.data)
+        data = self.CommentCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         comment = services.comment_create(author=request.user, post_id=post_id, body=data.validated_data["body"])
         return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
