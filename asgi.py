@@ -11,10 +11,41 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
+
 from realtime.auth import OriginAndAuthMiddleware  # noqa: E402
 from realtime.consumers import GatewayConsumer  # noqa: E402
-
 from realtime.publish import bind_loop  # noqa: E402
+
+
+def allow_protocol_close_codes() -> None:
+    """Lets the gateway close with 1009 (frame too big) under daphne.
+
+    The ASGI spec lets an application close with any code; daphne hands the code to
+    autobahn's `sendClose`, which accepts only 1000 and 3000-4999 from an application and
+    raises otherwise (the socket then dies with 1011). RFC 6455 lets an endpoint send 1009
+    itself, so those codes go straight to the close frame. (Running daphne with
+    `--websocket-max-message-size 65536` makes autobahn send 1009 before the app sees the
+    frame at all; this covers daphne's default 1 MiB limit too.)
+    """
+    try:
+        from daphne.ws_protocol import WebSocketProtocol
+    except ImportError:  # another ASGI server
+        return
+    if getattr(WebSocketProtocol, "_instaclone_close_codes", False):
+        return
+    original = WebSocketProtocol.serverClose
+
+    def serverClose(self, code=None):
+        if code in (1008, 1009, 1011):
+            self.sendCloseFrame(code=code, isReply=False)
+        else:
+            original(self, code)
+
+    WebSocketProtocol.serverClose = serverClose
+    WebSocketProtocol._instaclone_close_codes = True
+
+
+allow_protocol_close_codes()
 
 
 class BindLoop:

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_RATE_LIMITED = 4429
 CLOSE_TOO_BIG = 1009
-CLOSE_TRY_AGAIN = 1013
+CLOSE_UNAVAILABLE = 4503
 
 REPLAY_BATCH = 500
 MAX_ID = 2**63 - 1
@@ -185,7 +185,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         if self.scope.get("auth_unavailable"):
             await self.accept()
             await self.send_frame(error_frame(None, "unavailable", "The database is unavailable; try again shortly."))
-            await self.close_with(CLOSE_TRY_AGAIN)
+            await self.close_with(CLOSE_UNAVAILABLE)
             return
         if user is None or not user.is_authenticated:
             await self.accept()
@@ -206,7 +206,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
             log.warning("gateway: database unavailable at connect")
             await self.accept()
             await self.send_frame(error_frame(None, "unavailable", "The database is unavailable; try again shortly."))
-            await self.close_with(CLOSE_TRY_AGAIN)
+            await self.close_with(CLOSE_UNAVAILABLE)
             return
         await self.accept()
         self.registered = True

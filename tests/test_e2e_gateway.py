@@ -1,0 +1,152 @@
+"""Real daphne processes sharing PostgreSQL and Redis: cross-node delivery, and a client whose
+node is killed reconnecting to another node and resuming without loss or duplicates."""
+
+import asyncio
+import json
+import os
+import sys
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+import websockets
+from websockets.exceptions import InvalidStatus
+
+from tests.servers import Database, Node, server_env
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "clients" / "python"))
+from instaclone_client import InstacloneClient  # noqa: E402
+
+pytestmark = pytest.mark.e2e
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A migrated database of its own and two nodes on it and on one Redis."""
+    database = Database(prefix="instaclone_e2e_gw").migrate(server_env())
+    env = server_env(DATABASE_URL=database.url, REDIS_URL=REDIS_URL, CHANNEL_PREFIX=f"e2e-{uuid.uuid4().hex[:8]}")
+    nodes = []
+    try:
+        nodes = [Node(env), Node(env)]
+        for node in nodes:
+            node.start()
+        yield env, nodes
+    finally:
+        for node in nodes:
+            node.stop()
+        database.drop()
+
+
+def register(node: Node) -> dict:
+    name = f"u{uuid.uuid4().hex[:10]}"
+    with httpx.Client(base_url=node.http, timeout=10) as http:
+        response = http.post("/api/auth/register", json={"username": name, "email": f"{name}@example.com", "password": "correct-horse-battery-9"})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return {"token": body["token"], "username": body["user"]["username"], "id": body["user"]["id"]}
+
+
+def open_conversation(node: Node, creator: dict, other: dict) -> int:
+    with httpx.Client(base_url=node.http, timeout=10) as http:
+        response = http.post(
+            "/api/conversations",
+            json={"usernames": [other["username"]]},
+            headers={"Authorization": f"Token {creator['token']}"},
+        )
+    assert response.status_code in (200, 201), response.text
+    return response.json()["id"]
+
+
+async def rest_send(node: Node, sender: dict, conversation: int, body: str) -> dict:
+    async with httpx.AsyncClient(base_url=node.http, timeout=10) as http:
+        response = await http.post(
+            f"/api/conversations/{conversation}/messages",
+            json={"body": body, "client_id": str(uuid.uuid4())},
+            headers={"Authorization": f"Token {sender['token']}"},
+        )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def test_dm_sent_on_one_node_reaches_a_client_on_the_other(cluster):
+    # given: alice on node A, bob on node B
+    _env, (node_a, node_b) = cluster
+    alice, bob = register(node_a), register(node_b)
+    conversation = open_conversation(node_a, alice, bob)
+    alice_client = InstacloneClient(node_a.ws, token=alice["token"])
+    bob_client = InstacloneClient(node_b.ws, token=bob["token"])
+    await alice_client.start()
+    await bob_client.start()
+    try:
+        # when: alice sends over her socket on A
+        ack = await alice_client.send_message(conversation, "across the nodes")
+        # then: bob's socket on B gets it, and alice's own socket too
+        (event,) = await bob_client.collect_events(1)
+        assert event["event"] == "message.new" and event["data"] == ack
+        assert (await alice_client.next_event())["data"] == ack
+        # and bob's read reaches alice across the nodes
+        await bob_client.mark_read(conversation, ack["id"])
+        read = await alice_client.next_event()
+        assert read["event"] == "message.read" and read["data"]["message_id"] == ack["id"]
+    finally:
+        await alice_client.close()
+        await bob_client.close()
+
+
+async def test_client_of_a_killed_node_resumes_on_another_and_misses_nothing(cluster):
+    # given: a third node, and bob's client on it (with node B as its fallback)
+    env, (_node_a, node_b) = cluster
+    victim = Node(env).start()
+    alice, bob = register(node_b), register(node_b)
+    conversation = open_conversation(node_b, alice, bob)
+    bob_client = InstacloneClient([victim.ws, node_b.ws], token=bob["token"], backoff_base=0.05, backoff_cap=0.5)
+    try:
+        await bob_client.start()
+        assert bob_client.connected_url == victim.ws
+        first = await rest_send(node_b, alice, conversation, "before the crash")
+        assert (await bob_client.next_event())["data"]["id"] == first["id"]
+        # when: the node dies, and alice sends five more through node B meanwhile
+        victim.kill()
+        sent = [await rest_send(node_b, alice, conversation, f"after the crash {i}") for i in range(5)]
+        # then: bob's client reconnects to B, resumes, and gets the five once, in order
+        got = await bob_client.collect_events(5, wait=20)
+        assert [e["data"]["id"] for e in got] == [m["id"] for m in sent]
+        assert [e["id"] for e in got] == list(range(got[0]["id"], got[0]["id"] + 5))
+        assert bob_client.connected_url == node_b.ws and bob_client.connections == 2
+        # and nothing more arrives (no duplicate from the replay/live overlap)
+        await asyncio.sleep(0.5)
+        assert bob_client.events.empty()
+        # and the new socket is live: one more message arrives as usual
+        last = await rest_send(node_b, alice, conversation, "live again")
+        assert (await bob_client.next_event())["data"]["id"] == last["id"]
+    finally:
+        await bob_client.close()
+        victim.kill()
+
+
+async def test_real_socket_origin_rule_and_frame_limit(cluster):
+    _env, (node_a, _node_b) = cluster
+    user = register(node_a)
+    headers = {"Authorization": f"Token {user['token']}"}
+    # a page from another origin is refused at the handshake, token or not
+    with pytest.raises(InvalidStatus) as refused:
+        async with websockets.connect(node_a.ws, additional_headers=headers, origin="https://evil.example"):
+            pass
+    assert refused.value.response.status_code == 403
+    # no credentials: accepted, then closed with 4401
+    async with websockets.connect(node_a.ws) as ws:
+        await ws.wait_closed()
+        assert ws.close_code == 4401
+    # a frame over 64 KiB closes with 1009 after the bad frame's neighbours were answered
+    async with websockets.connect(node_a.ws, additional_headers=headers, max_size=None) as ws:
+        assert json.loads(await ws.recv())["type"] == "hello"
+        await ws.send("not json")
+        assert json.loads(await ws.recv())["code"] == "bad_frame"
+        await ws.send(json.dumps({"type": "ping"}))
+        assert json.loads(await ws.recv()) == {"type": "pong"}
+        await ws.send(json.dumps({"type": "ping", "pad": "x" * 70000}))
+        await ws.wait_closed()
+        assert ws.close_code == 1009
