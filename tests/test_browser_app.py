@@ -84,6 +84,32 @@ def test_a_conversation_of_others_is_not_found(people):
     expect(page.get_by_role("heading", name="Not found")).to_be_visible()
 
 
+def test_edit_own_profile_with_an_avatar(people):
+    # given
+    a = people("pat")
+    page = a.open(f"/u/{a.username}")
+    expect(page.locator("#follow-button")).to_be_hidden()
+    expect(page.locator("#profile-edit")).to_be_hidden()
+
+    # when
+    page.get_by_role("button", name="Edit profile").click()
+    page.get_by_label("Name").fill("Pat <Q>")
+    page.get_by_label("Bio").fill("bio with <b>tags</b>")
+    page.get_by_label("Avatar").set_input_files(
+        {"name": "a.png", "mimeType": "image/png", "buffer": image_bytes(fmt="PNG", size=(90, 90))}
+    )
+    page.get_by_role("button", name="Save").click()
+
+    # then
+    expect(page.locator("#profile-bio")).to_have_text("bio with <b>tags</b>", timeout=WAIT_MS)
+    expect(page.locator("#profile-full-name")).to_have_text("Pat <Q>")
+    expect(page.locator("#profile-avatar")).to_be_visible()
+    expect(page.locator("#profile-edit")).to_be_hidden()
+    profile = a.api("GET", "/api/me")
+    assert profile["bio"] == "bio with <b>tags</b>"
+    assert profile["avatar_url"]
+
+
 def login_context(browser, server, username: str, viewport: dict):
     context = browser.new_context(viewport=viewport)
     response = context.request.post(f"{server.base_url}/api/auth/login", data={"username": username, "password": PASSWORD})
@@ -127,7 +153,7 @@ def test_screenshots_of_the_main_pages_at_phone_and_desktop_widths(browser, serv
             (friend, "Are you coming to the lake on Saturday?"),
             (me, "Yes! I'll bring the camera."),
             (friend, "Great, see you at 9."),
-            (me, "See you there 📷"),
+            (me, "See you there!"),
         ]
     ):
         who.api("POST", f"/api/conversations/{conversation['id']}/messages", {"body": body, "client_id": f"shot-{n}"})
@@ -151,7 +177,11 @@ def test_screenshots_of_the_main_pages_at_phone_and_desktop_widths(browser, serv
             for name, path in pages:
                 page.goto(f"{server.base_url}{path}")
                 wait_ready(page)
+                # Lazy images load once scrolled to; a full-page shot should show them.
+                page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
                 page.wait_for_load_state("networkidle")
+                page.wait_for_function("[...document.images].every((img) => img.complete)")
+                page.evaluate("window.scrollTo(0, 0)")
                 target = SCREENSHOTS / f"{name}-{label}.png"
                 page.screenshot(path=str(target), full_page=name != "conversation")
                 written.append(target)

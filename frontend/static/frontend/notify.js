@@ -1,5 +1,5 @@
 // How a notification reads and links.
-import { h, timeEl, userLink } from "./util.js";
+import { avatar, h, timeEl, userLink } from "./util.js";
 
 export function notificationText(notification) {
   switch (notification.verb) {
@@ -21,10 +21,8 @@ export function notificationItem(notification) {
   return h(
     "li",
     { class: `notif ${notification.read ? "" : "unread"}`.trim(), dataset: { id: notification.id } },
-    userLink(notification.actor),
-    " ",
-    h("a", { href, class: "notif-text" }, notificationText(notification)),
-    " ",
+    avatar(notification.actor),
+    h("span", { class: "notif-line" }, userLink(notification.actor), " ", h("a", { href, class: "notif-text" }, notificationText(notification))),
     timeEl(notification.created_at, { class: "muted" }),
   );
 }

@@ -22,6 +22,8 @@ export async function init(self) {
     $("#post").setAttribute("aria-busy", "false");
     $("#like-count").textContent = String(post.like_count);
     $("#comment-count").textContent = String(post.comment_count);
+    $("#like-label").textContent = post.like_count === 1 ? "like" : "likes";
+    $("#comment-label").textContent = post.comment_count === 1 ? "comment" : "comments";
     likeButton.textContent = likeLabel(post.liked_by_me);
     likeButton.setAttribute("aria-pressed", String(post.liked_by_me));
   };

@@ -22,6 +22,8 @@ export async function init(self) {
     $("#count-posts").textContent = String(profile.post_count);
     $("#count-followers").textContent = String(profile.follower_count);
     $("#count-following").textContent = String(profile.following_count);
+    $("#label-posts").textContent = profile.post_count === 1 ? "post" : "posts";
+    $("#label-followers").textContent = profile.follower_count === 1 ? "follower" : "followers";
     const img = $("#profile-avatar");
     const fallback = $("#profile-avatar-fallback");
     if (profile.avatar_url) {
@@ -40,7 +42,7 @@ export async function init(self) {
     followButton.textContent = profile.is_following ? "Following" : "Follow";
     followButton.setAttribute("aria-pressed", String(Boolean(profile.is_following)));
     followButton.classList.toggle("primary", !profile.is_following);
-    $("#profile-edit").hidden = !mine;
+    $("#edit-button").hidden = !mine;
     if (mine) {
       const form = $("#profile-form");
       if (document.activeElement?.form !== form) {
@@ -74,6 +76,14 @@ export async function init(self) {
       busy = false;
     }
   };
+
+  const editButton = $("#edit-button");
+  editButton.addEventListener("click", () => {
+    const panel = $("#profile-edit");
+    panel.hidden = !panel.hidden;
+    editButton.setAttribute("aria-expanded", String(!panel.hidden));
+    if (!panel.hidden) $("#edit-full-name").focus();
+  });
 
   followButton.addEventListener("click", async () => {
     followButton.disabled = true;
@@ -116,6 +126,8 @@ export async function init(self) {
       profile = { ...profile, ...(await api("/api/me", { method: "PATCH", form: body })) };
       form.avatar.value = "";
       await loadProfile();
+      $("#profile-edit").hidden = true;
+      $("#edit-button").setAttribute("aria-expanded", "false");
       toast("Profile saved.");
     } catch (failure) {
       showError(error, failure.detail);
