@@ -56,18 +56,22 @@ function setupNotifications() {
     if (items.length === 0) list.append(h("li", { class: "muted empty" }, "No notifications yet."));
   };
 
-  loaded = (async () => {
-    await gateway.ready();
+  const fetchList = async () => {
     try {
       const page = await api("/api/notifications");
-      for (const notification of page.results) if (!known.has(notification.id)) known.set(notification.id, notification);
+      for (const notification of page.results) known.set(notification.id, notification);
       unread = [...known.values()].filter((n) => !n.read).length;
       more = Boolean(page.next);
       render();
     } catch (error) {
       console.warn("notifications", error);
     }
-  })();
+  };
+  loaded = gateway.ready().then(fetchList);
+  // Events older than the log's retention were missed: refetch the state.
+  gateway.on("resync", () => {
+    loaded = loaded.then(fetchList);
+  });
 
   gateway.on("notification.new", async (notification) => {
     await loaded;
@@ -106,6 +110,8 @@ function setupNotifications() {
     renderList();
     panel.hidden = false;
     button.setAttribute("aria-expanded", "true");
+    const first = panel.querySelector("a");
+    if (first) first.focus();
     markRead();
   });
   document.addEventListener("keydown", (event) => {
@@ -134,8 +140,7 @@ function setupInboxBadge(self) {
     badge.hidden = count === 0;
     badge.textContent = String(count);
   };
-  const loaded = (async () => {
-    await gateway.ready();
+  const fetchList = async () => {
     try {
       const page = await api("/api/conversations");
       for (const conversation of page.results) {
@@ -146,7 +151,11 @@ function setupInboxBadge(self) {
     } catch (error) {
       console.warn("conversations", error);
     }
-  })();
+  };
+  let loaded = gateway.ready().then(fetchList);
+  gateway.on("resync", () => {
+    loaded = loaded.then(fetchList);
+  });
   gateway.on("message.new", async (message) => {
     await loaded;
     if (seen.has(message.id)) return;

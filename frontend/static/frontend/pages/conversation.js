@@ -179,6 +179,10 @@ export async function init(self) {
     await loaded;
     await loadNewest();
   });
+  gateway.on("resync", async () => {
+    await loaded;
+    await loadNewest();
+  });
   document.addEventListener("visibilitychange", markRead);
 
   // --- composing -----------------------------------------------------------------

@@ -176,6 +176,7 @@ export async function init(self) {
     if (event.detail.post === postId) refresh();
   });
   gateway.on("reconnected", refresh);
+  gateway.on("resync", refresh);
 
   await gateway.ready();
   try {
