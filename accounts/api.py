@@ -20,6 +20,7 @@ from accounts.selectors import (
     user_search,
 )
 from accounts.serializers import AuthResultSerializer, ProfileSerializer
+from feed.images import check_request_size
 from realtime.pagination import CursorPagination
 from realtime.throttling import AnonRateThrottle, ScopedThrottle, UserRateThrottle
 
@@ -145,6 +146,7 @@ class MeApi(APIView):
 
     @extend_schema(request=ProfileUpdateInputSerializer, responses={200: ProfileSerializer})
     def patch(self, request):
+        check_request_size(request)
         data = self.ProfileUpdateInputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         values = data.validated_data

@@ -56,7 +56,7 @@ def user_register(*, username: str, email: str, password: str) -> User:
     username (case-insensitively), a malformed or taken email, or a password Django's
     validators refuse.
     """
-    email = (email or "").strip()
+    email = User.objects.normalize_email((email or "").strip())
     errors = _validate_registration(username=username, email=email, password=password)
     if errors:
         raise exceptions.ValidationError(errors)

@@ -1,6 +1,5 @@
 """Feed REST API: views parse input, check access and call services or selectors."""
 
-from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import MultiPartParser
@@ -9,14 +8,11 @@ from rest_framework.views import APIView
 
 from accounts.api import THROTTLES, paginate, target_user
 from feed import services
-from feed.images import ImageTooLarge
+from feed.images import check_request_size
 from feed.models import CAPTION_MAX, COMMENT_MAX
 from feed.selectors import comment_list, feed_for_user, post_get, post_list_by_author
 from feed.serializers import CommentSerializer, PostSerializer
 from realtime.pagination import CursorPagination
-
-# The multipart envelope around a maximal image; anything longer is refused unread.
-ENVELOPE_BYTES = 1024 * 1024
 
 
 class OldestFirstPagination(CursorPagination):
@@ -45,12 +41,7 @@ class PostCreateApi(APIView):
 
     @extend_schema(request=PostCreateInputSerializer, responses={201: PostSerializer})
     def post(self, request):
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length > settings.IMAGE_MAX_BYTES + ENVELOPE_BYTES:
-            raise ImageTooLarge(f"The upload is larger than {settings.IMAGE_MAX_BYTES // (1024 * 1024)} MB.")
+        check_request_size(request)
         data = self.PostCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         post = services.post_create(

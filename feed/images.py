@@ -68,6 +68,21 @@ def check_upload_size(size: int | None) -> None:
         raise ImageTooLarge(f"The image is larger than {limit_mb} MB.")
 
 
+# The multipart envelope around a maximal image; a longer request body is refused unread.
+ENVELOPE_BYTES = 1024 * 1024
+
+
+def check_request_size(request) -> None:
+    """Refuses (413) an upload request whose declared body cannot hold an acceptable image,
+    before the body is parsed."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > settings.IMAGE_MAX_BYTES + ENVELOPE_BYTES:
+        raise ImageTooLarge(f"The upload is larger than {settings.IMAGE_MAX_BYTES // (1024 * 1024)} MB.")
+
+
 def image_process(*, upload, field: str = "image", thumbnail_edge: int = THUMBNAIL_EDGE) -> ProcessedImage:
     """Validates an uploaded file and returns its re-encoded JPEG and square thumbnail.
 

@@ -509,3 +509,17 @@ def test_follow_lists_cost_a_constant_number_of_queries(user, client_for, path):
         return len(queries.captured_queries)
 
     assert count_for(5) == count_for(50)
+
+
+@pytest.mark.django_db
+def test_me_patch_oversized_avatar_is_413_and_string_avatar_is_400(user, client_for):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client = client_for(user)
+    big = SimpleUploadedFile("big.jpg", b"\xff" * (11 * 1024 * 1024 + 10), content_type="image/jpeg")
+    response = client.patch("/api/me", {"avatar": big}, format="multipart")
+    assert response.status_code == 413 and response.json()["code"] == "too_large"
+    response = client.patch("/api/me", {"avatar": "https://example.com/me.jpg"}, format="json")
+    assert response.status_code == 400 and "avatar" in response.json()["fields"]
+    user.refresh_from_db()
+    assert not user.avatar
