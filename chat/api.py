@@ -23,20 +23,22 @@ class ConversationListCreateApi(APIView):
     """GET: my conversations, newest activity first. POST: open one (201 new; 200 for the
     existing 1:1 conversation)."""
 
-    class InputSerializer(serializers.Serializer):
+    pagination_class = ConversationPagination
+
+    class ConversationOpenInputSerializer(serializers.Serializer):
         usernames = serializers.ListField(
             child=serializers.CharField(max_length=30), min_length=1, max_length=services.GROUP_MAX_OTHERS + 1
         )
 
     @extend_schema(responses=ConversationSerializer(many=True))
     def get(self, request):
-        paginator = ConversationPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.conversation_list_for_user(user=request.user), request, view=self)
         return paginator.get_paginated_response(ConversationSerializer(page, many=True).data)
 
-    @extend_schema(request=InputSerializer, responses={200: ConversationSerializer, 201: ConversationSerializer})
+    @extend_schema(request=ConversationOpenInputSerializer, responses={200: ConversationSerializer, 201: ConversationSerializer})
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.ConversationOpenInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         conversation, created = services.conversation_open(
             creator=request.user, usernames=data.validated_data["usernames"]
@@ -53,8 +55,9 @@ class MessageListCreateApi(APIView):
 
     throttle_classes = [*api_settings.DEFAULT_THROTTLE_CLASSES, ScopedThrottle]
     throttle_scope = "message"
+    pagination_class = CursorPagination
 
-    class InputSerializer(serializers.Serializer):
+    class MessageSendInputSerializer(serializers.Serializer):
         # Lengths and emptiness are the service's to check, so REST and socket agree.
         body = serializers.CharField(trim_whitespace=False, allow_blank=True)
         client_id = serializers.CharField(trim_whitespace=False, allow_blank=True, max_length=CLIENT_ID_MAX)
@@ -62,13 +65,13 @@ class MessageListCreateApi(APIView):
     @extend_schema(responses=MessageSerializer(many=True))
     def get(self, request, conversation_id: int):
         messages = selectors.message_page(user=request.user, conversation_id=conversation_id)
-        paginator = CursorPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(messages, request, view=self)
         return paginator.get_paginated_response(MessageSerializer(page, many=True).data)
 
-    @extend_schema(request=InputSerializer, responses={200: MessageSerializer, 201: MessageSerializer})
+    @extend_schema(request=MessageSendInputSerializer, responses={200: MessageSerializer, 201: MessageSerializer})
     def post(self, request, conversation_id: int):
-        data = self.InputSerializer(data=request.data)
+        data = self.MessageSendInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         message, created = services.message_send(
             sender=request.user,
@@ -84,18 +87,18 @@ class MessageListCreateApi(APIView):
 class ConversationReadApi(APIView):
     """POST: move my read position forward to `message_id`."""
 
-    class InputSerializer(serializers.Serializer):
+    class ConversationReadInputSerializer(serializers.Serializer):
         message_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
 
-    class OutputSerializer(serializers.Serializer):
+    class ConversationReadOutputSerializer(serializers.Serializer):
         conversation = serializers.IntegerField(source="conversation_id")
         last_read_message_id = serializers.IntegerField()
 
-    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    @extend_schema(request=ConversationReadInputSerializer, responses=ConversationReadOutputSerializer)
     def post(self, request, conversation_id: int):
-        data = self.InputSerializer(data=request.data)
+        data = self.ConversationReadInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         participant = services.conversation_mark_read(
             user=request.user, conversation_id=conversation_id, message_id=data.validated_data["message_id"]
         )
-        return Response(self.OutputSerializer(participant).data)
+        return Response(self.ConversationReadOutputSerializer(participant).data)

@@ -15,9 +15,11 @@ MAX_ID = 2**63 - 1
 class NotificationListApi(APIView):
     """GET: my notifications, newest first."""
 
+    pagination_class = CursorPagination
+
     @extend_schema(responses=NotificationSerializer(many=True))
     def get(self, request):
-        paginator = CursorPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.notification_list_for_user(user=request.user), request, view=self)
         return paginator.get_paginated_response(NotificationSerializer(page, many=True).data)
 
@@ -25,15 +27,15 @@ class NotificationListApi(APIView):
 class NotificationReadApi(APIView):
     """POST `{up_to}`: marks my notifications with id <= up_to as read."""
 
-    class InputSerializer(serializers.Serializer):
+    class NotificationReadInputSerializer(serializers.Serializer):
         up_to = serializers.IntegerField(min_value=0, max_value=MAX_ID)
 
-    class OutputSerializer(serializers.Serializer):
+    class NotificationReadOutputSerializer(serializers.Serializer):
         updated = serializers.IntegerField()
 
-    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    @extend_schema(request=NotificationReadInputSerializer, responses=NotificationReadOutputSerializer)
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.NotificationReadInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         updated = services.notifications_mark_read(user=request.user, up_to=data.validated_data["up_to"])
-        return Response(self.OutputSerializer({"updated": updated}).data)
+        return Response(self.NotificationReadOutputSerializer({"updated": updated}).data)
