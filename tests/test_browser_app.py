@@ -215,3 +215,18 @@ def test_screenshots_of_the_main_pages_at_phone_and_desktop_widths(browser, serv
     # then: every page was captured, none of them empty
     assert len(written) == 2 * (len(pages) + 3)
     assert all(path.stat().st_size > 5000 for path in written)
+
+
+def test_logging_out_in_one_tab_sends_the_other_tab_to_log_in(people):
+    # given: two tabs of one session
+    a = people("tab")
+    first = a.open("/inbox")
+    second = a.open("/")
+    wait_socket_open(second)
+
+    # when
+    first.get_by_role("button", name="Log out").click()
+    first.wait_for_url(f"{a.base_url}/login", timeout=WAIT_MS)
+
+    # then: the other tab's socket is refused and it goes to the log-in page
+    second.wait_for_url(re.compile(r"/login\?next=(/|%2F)$"), timeout=WAIT_MS)
