@@ -1,10 +1,12 @@
-"""Real daphne processes sharing PostgreSQL and Redis: cross-node delivery, and a client whose
-node is killed reconnecting to another node and resuming without loss or duplicates."""
+"""Real daphne processes sharing PostgreSQL and Redis: cross-node delivery, a client whose
+node is killed reconnecting to another node and resuming without loss or duplicates, and a
+socket idle for over a minute still reached through the channel layer."""
 
 import asyncio
 import json
 import os
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import httpx
 import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect as sync_connect
 
 from tests.servers import Database, Node, server_env
 
@@ -23,20 +26,32 @@ pytestmark = pytest.mark.e2e
 REDIS_URL = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
 
 
+IDLE_SECONDS = 65
+
+
 @pytest.fixture(scope="module")
 def cluster():
-    """A migrated database of its own and two nodes on it and on one Redis."""
+    """A migrated database of its own and two nodes on it and on one Redis; plus a third,
+    quiet node whose sockets never look at the log on their own (so what reaches them came
+    through the channel layer), with one socket opened at once and left idle while the
+    other tests run."""
     database = Database(prefix="instaclone_e2e_gw").migrate(server_env())
     env = server_env(DATABASE_URL=database.url, REDIS_URL=REDIS_URL, CHANNEL_PREFIX=f"e2e-{uuid.uuid4().hex[:8]}")
     nodes = []
+    idle = None
     try:
-        nodes = [Node(env), Node(env)]
+        nodes = [Node(env), Node(env), Node({**env, "WS_LOG_CHECK_SECONDS": "3600"})]
         for node in nodes:
             node.start()
-        yield env, nodes
+        idle_user = register(nodes[0])
+        idle = sync_connect(nodes[2].ws, additional_headers={"Authorization": f"Token {idle_user['token']}"})
+        assert json.loads(idle.recv(timeout=5))["type"] == "hello"
+        yield env, nodes[:2], {"user": idle_user, "socket": idle, "opened": time.monotonic()}
     finally:
+        if idle is not None:
+            idle.close()
         for node in nodes:
-            node.stop()
+            node.kill()
         database.drop()
 
 
@@ -73,7 +88,7 @@ async def rest_send(node: Node, sender: dict, conversation: int, body: str) -> d
 
 async def test_dm_sent_on_one_node_reaches_a_client_on_the_other(cluster):
     # given: alice on node A, bob on node B
-    _env, (node_a, node_b) = cluster
+    _env, (node_a, node_b), _idle = cluster
     alice, bob = register(node_a), register(node_b)
     conversation = open_conversation(node_a, alice, bob)
     alice_client = InstacloneClient(node_a.ws, token=alice["token"])
@@ -98,7 +113,7 @@ async def test_dm_sent_on_one_node_reaches_a_client_on_the_other(cluster):
 
 async def test_client_of_a_killed_node_resumes_on_another_and_misses_nothing(cluster):
     # given: a third node, and bob's client on it (with node B as its fallback)
-    env, (_node_a, node_b) = cluster
+    env, (_node_a, node_b), _idle = cluster
     victim = Node(env).start()
     alice, bob = register(node_b), register(node_b)
     conversation = open_conversation(node_b, alice, bob)
@@ -128,7 +143,7 @@ async def test_client_of_a_killed_node_resumes_on_another_and_misses_nothing(clu
 
 
 async def test_real_socket_origin_rule_and_frame_limit(cluster):
-    _env, (node_a, _node_b) = cluster
+    _env, (node_a, _node_b), _idle = cluster
     user = register(node_a)
     headers = {"Authorization": f"Token {user['token']}"}
     # a page from another origin is refused at the handshake, token or not
@@ -150,3 +165,24 @@ async def test_real_socket_origin_rule_and_frame_limit(cluster):
         await ws.send(json.dumps({"type": "ping", "pad": "x" * 70000}))
         await ws.wait_closed()
         assert ws.close_code == 1009
+
+
+async def test_socket_idle_for_over_a_minute_still_gets_events_through_the_layer(cluster):
+    """redis-py 8's default 5 s socket timeout and pool cap broke idle channel-layer readers
+    (channels_redis#422); the layer's settings are explicit, and this socket, opened when the
+    module started and silent since, must hear the next event through Redis (its node's log
+    check is an hour away)."""
+    # given: the idle socket has been quiet for over a minute
+    _env, (node_a, _node_b), idle = cluster
+    await asyncio.sleep(max(0.0, IDLE_SECONDS - (time.monotonic() - idle["opened"])))
+    sender = register(node_a)
+    conversation = open_conversation(node_a, sender, idle["user"])
+    # when: someone on another node messages its user
+    sent = await rest_send(node_a, sender, conversation, "still there?")
+    # then: it arrives at once
+    started = time.monotonic()
+    frame = json.loads(await asyncio.to_thread(idle["socket"].recv, 5))
+    while frame["type"] != "event":
+        frame = json.loads(await asyncio.to_thread(idle["socket"].recv, 5))
+    assert frame["event"] == "message.new" and frame["data"]["id"] == sent["id"]
+    assert time.monotonic() - started < 5
