@@ -16,6 +16,8 @@ MAX_ID = 2**63 - 1
 
 
 class ConversationPagination(CursorPagination):
+    # Newest activity first. A conversation that gets a message while a client pages moves
+    # to the top; the client learns of it from `message.new` anyway.
     ordering = ("-last_activity_at", "-id")
 
 
