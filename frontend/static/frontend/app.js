@@ -179,16 +179,19 @@ function setupLogout() {
   if (!button) return;
   button.addEventListener("click", async () => {
     button.disabled = true;
+    // Closed first: the server ends this session's sockets too, and that must not race
+    // the navigation below.
+    gateway.shutdown();
     try {
       await api("/api/auth/logout", { method: "POST" });
     } catch (error) {
       if (error.status !== 401 && error.status !== 403) {
         toast(error.detail);
         button.disabled = false;
+        gateway.restart();
         return;
       }
     }
-    gateway.shutdown();
     try {
       window.sessionStorage.clear();
     } catch {

@@ -63,10 +63,7 @@ export class Gateway {
     window.addEventListener("offline", () => this.drop("offline"));
     window.addEventListener("pagehide", () => this.shutdown());
     window.addEventListener("pageshow", (event) => {
-      if (event.persisted) {
-        this.status = "idle";
-        this.connect();
-      }
+      if (event.persisted) this.restart();
     });
     this.connect();
   }
@@ -225,6 +222,7 @@ export class Gateway {
       if (!this.outbox.some((item) => item.ref === ref)) waiter.reject({ code: "disconnected", detail: "Disconnected." });
     }
     this.pending.clear();
+    if (this.status === "closed") return;
     if (code === 4401) {
       this.setStatus("closed");
       if (!["/login", "/signup"].includes(window.location.pathname)) {
@@ -232,7 +230,6 @@ export class Gateway {
       }
       return;
     }
-    if (this.status === "closed") return;
     this.scheduleReconnect();
   }
 
@@ -263,7 +260,7 @@ export class Gateway {
   }
 
   reconnectNow() {
-    if (this.ws && this.isReady) return;
+    if (this.status === "closed" || (this.ws && this.isReady)) return;
     if (this.ws) this.drop("reconnect");
     this.attempt = 0;
     this.connect();
@@ -278,6 +275,14 @@ export class Gateway {
       this.ws.close(1000);
       this.ws = null;
     }
+  }
+
+  /** Connects again after shutdown(). */
+  restart() {
+    if (this.status !== "closed") return;
+    this.status = "idle";
+    this.attempt = 0;
+    this.connect();
   }
 
   startHeartbeat() {
