@@ -9,6 +9,7 @@ urlpatterns = [
     path("upload", views.upload_page, name="upload"),
     path("u/<str:username>", views.profile_page, name="profile"),
     path("p/<int:post_id>", views.post_page, name="post"),
+    path("search", views.search_page, name="search"),
     path("inbox", views.inbox_page, name="inbox"),
     path("inbox/<int:conversation_id>", views.conversation_page, name="conversation"),
     path("notifications", views.notifications_page, name="notifications"),

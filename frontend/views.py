@@ -27,6 +27,10 @@ def _shell(request: HttpRequest, page: str, title: str, **context) -> HttpRespon
     return render(request, f"frontend/{page}.html", {"page": page, "title": title, **context})
 
 
+def _not_found(request: HttpRequest) -> HttpResponse:
+    return render(request, "frontend/404.html", {"page": "404", "title": "Not found"}, status=404)
+
+
 def _safe_next(request: HttpRequest) -> str:
     target = request.GET.get("next", "")
     if target and len(target) <= 2000 and url_has_allowed_host_and_scheme(
@@ -90,6 +94,13 @@ def post_page(request: HttpRequest, post_id: int) -> HttpResponse:
 @require_GET
 @ensure_csrf_cookie
 @page_login_required
+def search_page(request: HttpRequest) -> HttpResponse:
+    return _shell(request, "search", "Search", query=request.GET.get("q", "")[:30])
+
+
+@require_GET
+@ensure_csrf_cookie
+@page_login_required
 def inbox_page(request: HttpRequest) -> HttpResponse:
     return _shell(request, "inbox", "Messages")
 
@@ -120,6 +131,3 @@ def conversation_page(request: HttpRequest, conversation_id: int) -> HttpRespons
 def notifications_page(request: HttpRequest) -> HttpResponse:
     return _shell(request, "notifications", "Notifications")
 
-
-def _not_found(request: HttpRequest) -> HttpResponse:
-    return render(request, "frontend/404.html", {"page": "404", "title": "Not found"}, status=404)

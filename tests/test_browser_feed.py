@@ -164,7 +164,14 @@ def test_profile_follow_button_and_message_button(people):
     a, b = people("gil"), people("hal")
     a.post_photo(caption="one")
     a.api("PATCH", "/api/me", {"bio": "I take <i>photos</i>", "full_name": "Gil Photo"})
-    page = b.open(f"/u/{a.username}")
+    # when: B searches for A by a prefix of the name and opens the profile
+    page = b.open("/search")
+    page.get_by_label("Username").press_sequentially(a.username[:-2], delay=10)
+    result = page.locator("#search-results a", has_text=a.username)
+    expect(result).to_have_count(1, timeout=WAIT_MS)
+    result.click()
+    page.wait_for_url(f"{b.base_url}/u/{a.username}")
+    wait_ready(page)
     follow = page.locator("#follow-button")
 
     # then: the profile renders, bio as text

@@ -9,7 +9,7 @@ from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
-PAGES = ["/", "/upload", "/inbox", "/notifications"]
+PAGES = ["/", "/upload", "/inbox", "/notifications", "/search"]
 
 
 def session_client(user) -> Client:
