@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests import browser_helpers
-from tests.browser_helpers import WAIT_MS, wait_socket_open
+from tests.browser_helpers import WAIT_MS, wait_ready, wait_socket_open
 
 pytestmark = pytest.mark.browser
 # The harness's fixtures, for this module.
@@ -155,3 +155,39 @@ def test_inbox_reorders_live_with_unread_counts(people):
     # then: no unread left for that conversation
     expect(inbox.locator(f"#conversations li[data-id='{with_a}']")).to_be_visible(timeout=WAIT_MS)
     expect(inbox.locator(f"#conversations li[data-id='{with_a}'] .unread-count")).to_have_count(0, timeout=WAIT_MS)
+
+
+def test_readme_walkthrough_alice_messages_bob_from_his_profile(people):
+    # given: alice and bob in two windows; bob watches his inbox
+    alice, bob = people("alice"), people("bob")
+    inbox = bob.open("/inbox")
+    wait_socket_open(inbox)
+    expect(inbox.locator("#inbox-empty")).to_be_visible()
+
+    # when: alice searches for bob, opens his profile and presses Message
+    page = alice.open("/search")
+    page.get_by_label("Username").fill(bob.username)
+    page.locator("#search-results a", has_text=bob.username).click()
+    page.wait_for_url(f"{alice.base_url}/u/{bob.username}")
+    wait_ready(page)
+    page.get_by_role("button", name="Message").click()
+    page.wait_for_url(re.compile(r"/inbox/\d+$"))
+    wait_ready(page)
+    wait_socket_open(page)
+    page.locator("#message-body").press_sequentially("hi bob", delay=20)
+    page.locator("#message-body").press("Enter")
+
+    # then: bob's inbox shows the conversation live, unread
+    item = inbox.locator("#conversations li.conversation")
+    expect(item).to_have_count(1, timeout=WAIT_MS)
+    expect(item.locator(".preview")).to_have_text("hi bob", timeout=WAIT_MS)
+    expect(item.locator(".unread-count")).to_have_text("1")
+
+    # when: alice types again, bob sees "typing…" in his inbox
+    page.locator("#message-body").press_sequentially("are you", delay=20)
+    expect(item.locator(".preview")).to_have_text("typing…", timeout=WAIT_MS)
+
+    # when: bob opens it; then alice sees "Seen"
+    item.locator("a").click()
+    expect(inbox.locator("#messages li.msg.theirs")).to_have_count(1, timeout=WAIT_MS)
+    expect(bubbles(page, "hi bob").locator(".msg-status")).to_have_text("Seen", timeout=WAIT_MS)

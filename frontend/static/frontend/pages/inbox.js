@@ -11,6 +11,7 @@ export function conversationTitle(conversation, self) {
 export async function init(self) {
   const list = $("#conversations");
   const conversations = new Map();
+  const typingUntil = new Map(); // conversation id -> timestamp
   let next = null;
   let markLoaded;
   const loaded = new Promise((resolve) => { markLoaded = resolve; });
@@ -20,7 +21,8 @@ export async function init(self) {
   const item = (conversation) => {
     const others = conversation.participants.filter((user) => user.id !== self.id);
     const last = conversation.last_message;
-    const preview = last ? `${userId(last.sender) === self.id ? "You: " : ""}${last.body}` : "No messages yet";
+    const typing = (typingUntil.get(conversation.id) || 0) > Date.now();
+    const preview = typing ? "typing…" : last ? `${userId(last.sender) === self.id ? "You: " : ""}${last.body}` : "No messages yet";
     const unread = conversation.unread_count;
     const title = conversationTitle(conversation, self);
     return h(
@@ -30,7 +32,7 @@ export async function init(self) {
         "a",
         { href: `/inbox/${conversation.id}`, "aria-label": `${title}${unread ? `, ${unread} unread` : ""}` },
         avatar(others[0] || conversation.participants[0]),
-        h("span", { class: "conversation-main" }, h("strong", { class: "conversation-title" }, title), h("span", { class: "preview muted" }, preview)),
+        h("span", { class: "conversation-main" }, h("strong", { class: "conversation-title" }, title), h("span", { class: `preview muted${typing ? " typing" : ""}` }, preview)),
         h("span", { class: "conversation-meta" }, last ? timeEl(last.created_at, { class: "muted" }) : null, unread ? h("span", { class: "badge unread-count" }, String(unread)) : null),
       ),
     );
@@ -59,6 +61,7 @@ export async function init(self) {
     }
     if (conversation.last_message && conversation.last_message.id >= message.id) return;
     conversation.last_message = message;
+    typingUntil.delete(message.conversation);
     if (userId(message.sender) !== self.id) conversation.unread_count += 1;
     render();
   });
@@ -69,6 +72,12 @@ export async function init(self) {
       conversation.unread_count = 0;
       render();
     }
+  });
+  gateway.on("typing", (data) => {
+    if (!data || userId(data.user) === self.id || !conversations.has(data.conversation)) return;
+    typingUntil.set(data.conversation, Date.now() + 5000);
+    render();
+    setTimeout(render, 5050);
   });
   gateway.on("reconnected", () => load("/api/conversations"));
   gateway.on("resync", () => load("/api/conversations"));
