@@ -19,7 +19,6 @@ from importlib import import_module
 from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.db import InterfaceError, OperationalError
@@ -89,8 +88,7 @@ def _user_for_session(session_key: str):
     return user if user.is_authenticated and user.is_active else None
 
 
-@database_sync_to_async
-def authenticate(token: str | None, session_key: str | None):
+def _authenticate(token: str | None, session_key: str | None):
     """(user or None, digest, kind) for the presented credential."""
     from accounts.auth import user_for_token
 
@@ -116,6 +114,12 @@ def credential_still_valid(*, kind: str, digest: str, session_key: str | None, u
         user = _user_for_session(session_key)
         return user is not None and user.pk == user_id
     return False
+
+
+async def authenticate(token: str | None, session_key: str | None):
+    from realtime.consumers import database_call
+
+    return await database_call(_authenticate)(token, session_key)
 
 
 async def refuse_handshake(receive, send) -> None:

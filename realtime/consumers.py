@@ -8,26 +8,29 @@ the gap is filled from the log first. A periodic look at the log (WS_LOG_CHECK_S
 a lost publish that no later event exposes. Handlers run one at a time per consumer; the
 periodic check runs beside them, so all durable delivery holds `self.delivery`.
 
-Every ORM call goes through a `_`-prefixed `database_sync_to_async` method, which closes
-stale connections itself; `dispatch` therefore skips Channels' per-handler
-`aclose_old_connections()` thread hop, which would otherwise cost a thread round trip for
-every relayed frame.
+Every ORM call goes through a `_`-prefixed `database_call` method (run in a small pool of
+database threads, see `db_executor`), which closes stale connections itself; `dispatch`
+therefore skips Channels' per-handler `aclose_old_connections()` thread hop, which would
+otherwise cost a thread round trip for every relayed frame.
 """
 
 import asyncio
+import functools
 import json
 import logging
 import random
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
+from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError, connections
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 
@@ -64,6 +67,58 @@ LAYER_HANDLERS = frozenset(
     }
 )
 UNAVAILABLE_ERRORS = (OperationalError, InterfaceError)
+
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def db_executor() -> ThreadPoolExecutor:
+    """The gateway's database threads. Channels' default (`thread_sensitive`) runs every
+    socket's ORM work of a process in ONE thread, so one slow commit stalls all sockets; a
+    small pool lets sockets commit side by side. Each thread keeps its own connection, so
+    a node holds at most WS_DB_THREADS of them for its sockets."""
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(
+                max_workers=int(getattr(settings, "WS_DB_THREADS", 8)), thread_name_prefix="gateway-db"
+            )
+        return _executor
+
+
+def db_executor_shutdown() -> None:
+    """Stops the database threads (their connections close as the threads end); the next
+    database call starts a new pool. For tests and orderly shutdown."""
+    global _executor
+    with _executor_lock:
+        executor, _executor = _executor, None
+    if executor is None:
+        return
+    # One task per thread (the barrier keeps any thread from taking two) closes its connections.
+    workers = executor._max_workers
+    barrier = threading.Barrier(workers)
+
+    def close_mine():
+        connections.close_all()
+        try:
+            barrier.wait(timeout=5)
+        except threading.BrokenBarrierError:
+            pass
+
+    for _ in range(workers):
+        executor.submit(close_mine)
+    executor.shutdown(wait=True)
+
+
+def database_call(func):
+    """Runs `func` in a gateway database thread, closing stale connections around it."""
+
+    @functools.wraps(func)
+    async def wrapper(*args, **kwargs):
+        return await DatabaseSyncToAsync(func, thread_sensitive=False, executor=db_executor())(*args, **kwargs)
+
+    return wrapper
 
 
 class FrameError(Exception):
@@ -479,7 +534,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
 
     # Database work, each in one worker-thread hop
 
-    @database_sync_to_async
+    @database_call
     def _open(self) -> tuple[bool, int, dict, list[int]]:
         from accounts.serializers import user_brief
 
@@ -489,12 +544,12 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         peers = presence.conversation_peer_ids(user_id=self.user_id) if came_online else []
         return came_online, events.last_event_id(user_id=self.user_id), dict(user_brief(self.user)), peers
 
-    @database_sync_to_async
+    @database_call
     def _close(self) -> tuple[bool, list[int]]:
         went_offline = presence.connection_close(channel_name=self.channel_name, user_id=self.user_id)
         return went_offline, presence.conversation_peer_ids(user_id=self.user_id) if went_offline else []
 
-    @database_sync_to_async
+    @database_call
     def _touch(self) -> tuple[int, bool]:
         from realtime.auth import credential_still_valid
 
@@ -513,15 +568,15 @@ class GatewayConsumer(AsyncWebsocketConsumer):
             return {"session_key": digest}
         return {"token_digest": digest}
 
-    @database_sync_to_async
+    @database_call
     def _can_resume(self, after: int) -> bool:
         return events.can_resume(user_id=self.user_id, after=after)
 
-    @database_sync_to_async
+    @database_call
     def _replay(self, after: int) -> list[dict]:
         return events.replay(user_id=self.user_id, after=after, limit=REPLAY_BATCH)
 
-    @database_sync_to_async
+    @database_call
     def _message_send(self, conversation: int, body: str, client_id: str) -> dict:
         from chat.serializers import message_payload
         from chat.services import message_send
@@ -529,7 +584,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         message, _created = message_send(sender=self.user, conversation_id=conversation, body=body, client_id=client_id)
         return message_payload(message)
 
-    @database_sync_to_async
+    @database_call
     def _message_read(self, conversation: int, message_id: int) -> dict:
         from chat.serializers import read_payload
         from chat.services import conversation_mark_read
@@ -537,6 +592,6 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         participant = conversation_mark_read(user=self.user, conversation_id=conversation, message_id=message_id)
         return dict(read_payload(conversation_id=conversation, user=self.user, message_id=participant.last_read_message_id))
 
-    @database_sync_to_async
+    @database_call
     def _other_participants(self, conversation: int) -> list[int] | None:
         return presence.conversation_other_participant_ids(user_id=self.user_id, conversation_id=conversation)

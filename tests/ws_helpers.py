@@ -164,7 +164,10 @@ def last_event_id(user_id: int) -> int:
 
 @pytest.fixture(autouse=True)
 async def _close_worker_thread_connections():
-    """Consumers reach the database from a worker thread; close its connection after each
-    test so the test database can be dropped at the end of the run."""
+    """Consumers reach the database from worker threads; end them (and so their
+    connections) after each test so the test database can be dropped at the end of the run."""
     yield
+    from realtime.consumers import db_executor_shutdown
+
+    await sync_to_async(db_executor_shutdown, thread_sensitive=False)()
     await sync_to_async(connections.close_all)()
