@@ -65,6 +65,7 @@ def receive_after(groups: list[str], action, timeout: float = 2.0) -> tuple[obje
 
 
 @pytest.mark.django_db
+@pytest.mark.real_password_hashing
 def test_register_creates_user_returns_token_and_opens_session(api_client):
     # when
     response = register(api_client)

@@ -10,12 +10,6 @@ from realtime import events
 from realtime.throttling import ScopedThrottle
 from tests.factories import UserFactory, client_id
 
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # These tests authenticate by token: password hashing strength is not under test.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 CONVERSATION_KEYS = {"id", "participants", "last_message", "unread_count"}
 MESSAGE_KEYS = {"id", "conversation", "sender", "body", "client_id", "created_at"}
 

@@ -19,12 +19,6 @@ from realtime.publish import user_group
 from tests.factories import UserFactory, client_id
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # These tests authenticate by token: password hashing strength is not under test.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def kinds_for(user) -> list[tuple[str, dict]]:
     return [(f["event"], f["data"]) for f in events.replay(user_id=user.pk, after=0)]
 

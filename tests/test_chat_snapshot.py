@@ -12,12 +12,6 @@ from realtime import events
 from tests.factories import UserFactory
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # These tests authenticate by token: password hashing strength is not under test.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def fetch_all(client, url: str) -> list[dict]:
     items, next_url = [], f"{url}?limit=7"
     while next_url:

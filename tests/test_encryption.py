@@ -15,12 +15,6 @@ from realtime.management.commands.rotate_encryption_keys import encrypted_column
 from realtime.models import Event
 from tests.factories import UserFactory
 
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # These tests authenticate by token: password hashing strength is not under test.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 SECRETS = [f"secret number {i}: the vault code is {i * 7919}" for i in range(7)]
 
 

@@ -11,12 +11,6 @@ from notifications.services import notification_create, notifications_mark_read
 from realtime import events
 from tests.factories import UserFactory, image_upload
 
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # These tests authenticate by token: password hashing strength is not under test.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 NOTIFICATION_KEYS = {"id", "verb", "actor", "post", "comment", "created_at", "read"}
 
 
