@@ -81,9 +81,10 @@ def db_executor() -> ThreadPoolExecutor:
     global _executor
     with _executor_lock:
         if _executor is None:
-            _executor = ThreadPoolExecutor(
-                max_workers=int(getattr(settings, "WS_DB_THREADS", 8)), thread_name_prefix="gateway-db"
-            )
+            # SQLite takes one writer at a time: more threads would only queue on its lock.
+            sqlite = settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
+            workers = 1 if sqlite else int(getattr(settings, "WS_DB_THREADS", 8))
+            _executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gateway-db")
         return _executor
 
 
