@@ -16,7 +16,7 @@ from feed import fanout
 from feed.images import image_process
 from feed.models import CAPTION_MAX, COMMENT_MAX, Comment, Like, Post
 from feed.selectors import post_get
-from notifications.services import mentioned_users, notification_create
+from notifications.services import mentioned_users, notification_create, notifications_create
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +61,7 @@ def post_create(*, author: User, image, caption: str = "") -> Post:
         with transaction.atomic():
             post.save()
             User.objects.filter(pk=author.pk).update(post_count=F("post_count") + 1)
-            for recipient in mentioned_users(caption):
-                notification_create(recipient=recipient, actor=author, verb="mention", post=post)
+            notifications_create(actor=author, notices=[(user, "mention") for user in mentioned_users(caption)], post=post)
             profile_cache_invalidate(author.username)
             post_id = post.pk
             transaction.on_commit(lambda: fanout.post_created(post_id), robust=True)
@@ -134,10 +133,9 @@ def comment_create(*, author: User, post_id: int, body: str) -> Comment:
         raise exceptions.PermissionDenied("You cannot comment on this post.")
     comment = Comment.objects.create(post=post, author=author, body=body)
     Post.objects.filter(pk=post.pk).update(comment_count=F("comment_count") + 1)
-    notification_create(recipient=post.author, actor=author, verb="comment", post=post, comment=comment)
-    for recipient in mentioned_users(body):
-        if recipient.pk != post.author_id:
-            notification_create(recipient=recipient, actor=author, verb="mention", post=post, comment=comment)
+    notices = [(post.author, "comment")]
+    notices += [(user, "mention") for user in mentioned_users(body) if user.pk != post.author_id]
+    notifications_create(actor=author, notices=notices, post=post, comment=comment)
     return comment
 
 

@@ -48,6 +48,19 @@ def notification_create(*, recipient: User, actor: User, verb: str, post=None, c
 
 
 @transaction.atomic
+def notifications_create(*, actor: User, notices: list[tuple[User, str]], post=None, comment=None) -> list[Notification]:
+    """Creates several notifications of one act, in recipient id order: every writer locks
+    event counters in the same order, so two acts that notify the same people cannot
+    deadlock."""
+    created = []
+    for recipient, verb in sorted(notices, key=lambda notice: notice[0].pk):
+        notification = notification_create(recipient=recipient, actor=actor, verb=verb, post=post, comment=comment)
+        if notification is not None:
+            created.append(notification)
+    return created
+
+
+@transaction.atomic
 def notifications_mark_read(*, user: User, up_to: int) -> int:
     """Marks the user's notifications with id <= up_to as read. Returns how many changed."""
     return Notification.objects.filter(recipient=user, id__lte=up_to, read=False).update(read=True)

@@ -123,3 +123,23 @@ def test_concurrent_follow_and_unfollow_keep_counts_right():
     for i, fan in enumerate(fans):
         fan.refresh_from_db()
         assert fan.following_count == (0 if i < 2 else 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_crossed_mentions_in_concurrent_comments_do_not_deadlock():
+    # given: two posts whose comments notify the same two people in opposite orders
+    a, b = UserFactory(username="anna"), UserFactory(username="bert")
+    post_a, post_b = make_post(a), make_post(b)
+    commenters = [UserFactory() for _ in range(8)]
+
+    def work(i):
+        post = post_a if i % 2 else post_b
+        mention = "@bert" if post is post_a else "@anna"
+        services.comment_create(author=commenters[i], post_id=post.pk, body=f"look {mention}")
+
+    # when
+    errors = run_concurrently(8, work)
+    # then: every comment went through, each notifying both people
+    assert errors == []
+    assert Notification.objects.filter(recipient=a).count() == 8
+    assert Notification.objects.filter(recipient=b).count() == 8
