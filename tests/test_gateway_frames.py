@@ -10,6 +10,7 @@ from chat.models import Message
 from realtime.publish import user_group
 from tests.ws_helpers import (  # noqa: F401 - the fixture is used by every test
     _close_worker_thread_connections,
+    communicator,
     make_user,
     make_user_with_token,
     nothing_more,
@@ -217,3 +218,65 @@ async def test_unknown_layer_message_is_ignored_and_does_not_kill_the_socket():
     await layer.group_send(user_group(user.pk), {"type": "websocket.nonsense"})
     await ping_still_answers(comm)
     await comm.disconnect()
+
+
+async def test_database_unavailable_gives_an_unavailable_error_and_the_socket_lives(monkeypatch):
+    # given: the database goes away under message.send
+    from django.db import OperationalError
+
+    import chat.services
+
+    alice, token = await make_user_with_token()
+    bob = await make_user()
+    conversation = await open_conversation(alice, bob)
+    comm, _ = await open_socket(token)
+
+    def down(**kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(chat.services, "message_send", down)
+    # when
+    await send(comm, {"type": "message.send", "ref": "u1", "conversation": conversation, "body": "hi", "client_id": "c1"})
+    # then
+    frame = await receive_json(comm)
+    assert (frame["type"], frame["ref"], frame["code"]) == ("error", "u1", "unavailable")
+    await ping_still_answers(comm)
+    await comm.disconnect()
+
+
+async def test_unexpected_failure_gives_server_error_and_the_socket_lives(monkeypatch):
+    import chat.services
+
+    alice, token = await make_user_with_token()
+    bob = await make_user()
+    conversation = await open_conversation(alice, bob)
+    comm, _ = await open_socket(token)
+
+    def broken(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(chat.services, "message_send", broken)
+    await send(comm, {"type": "message.send", "ref": "u2", "conversation": conversation, "body": "hi", "client_id": "c2"})
+    frame = await receive_json(comm)
+    assert (frame["type"], frame["ref"], frame["code"]) == ("error", "u2", "server_error")
+    await ping_still_answers(comm)
+    await comm.disconnect()
+
+
+async def test_database_unavailable_at_handshake_closes_4503(monkeypatch):
+    from django.db import OperationalError
+
+    import realtime.auth
+
+    _user, token = await make_user_with_token()
+
+    def down(token, session_key):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(realtime.auth, "_authenticate", down)
+    comm = communicator(token=token)
+    connected, _ = await comm.connect()
+    assert connected
+    frame = await comm.receive_json_from()
+    assert (frame["type"], frame["code"]) == ("error", "unavailable")
+    assert await receive_close(comm) == 4503
