@@ -199,7 +199,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         self.refilled = time.monotonic()
         self.closing = False
         self.registered = False
-        self.subscribed = False
+        self.unjoined: list[str] = []
         self.joined: list[str] = []
         self.tick_task: asyncio.Task | None = None
         self.membership: dict[int, tuple[float, list[int] | None]] = {}
@@ -252,10 +252,9 @@ class GatewayConsumer(AsyncWebsocketConsumer):
 
         # Subscribe before reading the log: whatever commits from here on reaches this
         # socket live or is found by the replay below.
-        await self._subscribe()
         digest = self.scope.get("credential_digest")
-        if digest:
-            await self._join(credential_group(digest))
+        for group in [user_group(self.user_id)] + ([credential_group(digest)] if digest else []):
+            await self._join(group)
         try:
             came_online, last_id, self.brief, peers = await self._open()
         except UNAVAILABLE_ERRORS:
@@ -299,15 +298,16 @@ class GatewayConsumer(AsyncWebsocketConsumer):
                     await self._announce(peers, online=False)
         await super().websocket_disconnect(message)
 
-    async def _subscribe(self) -> None:
-        self.subscribed = await self._join(user_group(self.user_id))
-
     async def _join(self, group: str) -> bool:
         try:
             await self.channel_layer.group_add(group, self.channel_name)
         except Exception:  # noqa: BLE001 - the periodic log check delivers until it works
             log.warning("gateway: could not join %s; retrying on the next tick", group, exc_info=True)
+            if group not in self.unjoined:
+                self.unjoined.append(group)
             return False
+        if group in self.unjoined:
+            self.unjoined.remove(group)
         if group not in self.joined:
             self.joined.append(group)
         return True
@@ -374,8 +374,8 @@ class GatewayConsumer(AsyncWebsocketConsumer):
     async def _tick(self) -> None:
         if self.closing:
             return
-        if not self.subscribed:
-            await self._subscribe()
+        for group in list(self.unjoined):
+            await self._join(group)
         latest, credential_ok = await self._touch()
         if not credential_ok:
             await self.close_with(CLOSE_UNAUTHENTICATED)
