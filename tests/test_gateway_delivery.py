@@ -369,3 +369,27 @@ async def test_random_schedule_of_reconnects_and_sends_never_loses_or_duplicates
         await drain(bob_tab)
     assert received == list(range(1, expected_last + 1))
     await bob_tab.disconnect()
+
+
+async def test_embedded_mode_on_the_in_memory_layer_delivers_the_same(settings):
+    """No Redis: one process, the in-memory layer; same frames, same guarantees."""
+    # given
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    assert type(get_channel_layer()).__name__ == "InMemoryChannelLayer"
+    alice, alice_token = await make_user_with_token()
+    bob, bob_token = await make_user_with_token()
+    conversation = await open_conversation(alice, bob)
+    alice_tab, _ = await open_socket(alice_token)
+    bob_tab, _ = await open_socket(bob_token)
+    # when: a socket send, a REST send, and a lost publish
+    await send(alice_tab, {"type": "message.send", "ref": "e1", "conversation": conversation, "body": "one", "client_id": "emb-1"})
+    await rest_send(bob_token, conversation, "two")
+    await append_event(bob.pk, {"n": 3}, publish=False)
+    await rest_send(alice_token, conversation, "four")
+    # then: bob gets all four, in order, once
+    got = await receive_events(bob_tab, 4)
+    assert [f["id"] for f in got] == [1, 2, 3, 4]
+    assert [f["data"].get("body") for f in got] == ["one", "two", None, "four"]
+    assert await nothing_more(bob_tab, within=0.2)
+    await alice_tab.disconnect()
+    await bob_tab.disconnect()
