@@ -51,6 +51,7 @@ MAX_ID = 2**63 - 1
 MAX_REF_CHARS = 100
 MEMBERSHIP_TTL_SECONDS = 10.0
 PRESENCE_SEND_TIMEOUT = 2.0
+FIRST_CHECK_SECONDS = 3.0
 
 CLIENT_TYPES = ("resume", "message.send", "message.read", "typing", "ping")
 # Channel-layer messages this consumer accepts; anything else on its groups is ignored.
@@ -361,9 +362,13 @@ class GatewayConsumer(AsyncWebsocketConsumer):
 
     async def _tick_loop(self) -> None:
         interval = max(0.05, float(settings.WS_LOG_CHECK_SECONDS))
+        # The first look comes early: Redis confirms a SUBSCRIBE asynchronously, so an event
+        # published by another node in the instant after connect may have missed this socket.
+        delay = min(interval, FIRST_CHECK_SECONDS)
         while True:
             # Jitter spreads the checks of many sockets over the interval.
-            await asyncio.sleep(interval * random.uniform(0.8, 1.2))
+            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+            delay = interval
             try:
                 await self._tick()
             except asyncio.CancelledError:
