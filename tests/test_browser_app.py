@@ -179,8 +179,10 @@ def test_screenshots_of_the_main_pages_at_phone_and_desktop_widths(browser, serv
                 wait_ready(page)
                 # Lazy images load once scrolled to; a full-page shot should show them.
                 page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
-                page.wait_for_load_state("networkidle")
-                page.wait_for_function("[...document.images].every((img) => img.complete)")
+                page.wait_for_function(
+                    "[...document.images].filter((img) => img.getAttribute('src'))"
+                    ".every((img) => img.complete && img.naturalWidth > 0)"
+                )
                 page.evaluate("window.scrollTo(0, 0)")
                 target = SCREENSHOTS / f"{name}-{label}.png"
                 page.screenshot(path=str(target), full_page=name != "conversation")
@@ -230,3 +232,31 @@ def test_logging_out_in_one_tab_sends_the_other_tab_to_log_in(people):
 
     # then: the other tab's socket is refused and it goes to the log-in page
     second.wait_for_url(re.compile(r"/login\?next=(/|%2F)$"), timeout=WAIT_MS)
+
+
+def test_times_read_relative_and_ids_are_uuids_even_without_secure_context(people):
+    # given
+    page = people("tim").open("/")
+
+    # when: the page's own helpers, as its modules use them
+    result = page.evaluate(
+        """async () => {
+            const util = await import("/static/frontend/util.js");
+            const now = Date.parse("2025-01-01T12:00:00Z");
+            const at = (seconds) => new Date(now - seconds * 1000).toISOString();
+            const randomUUID = crypto.randomUUID;
+            crypto.randomUUID = undefined;
+            const fallback = util.uuid();
+            crypto.randomUUID = randomUUID;
+            return {
+                times: [10, 120, 3 * 3600, 2 * 86400].map((s) => util.relativeTime(at(s), now)),
+                fallback,
+                escaped: util.h("p", {}, "<b>x</b>").outerHTML,
+            };
+        }"""
+    )
+
+    # then
+    assert result["times"] == ["just now", "2 min ago", "3 h ago", "2 d ago"]
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", result["fallback"])
+    assert result["escaped"] == "<p>&lt;b&gt;x&lt;/b&gt;</p>"
