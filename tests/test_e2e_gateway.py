@@ -3,6 +3,7 @@ node is killed reconnecting to another node and resuming without loss or duplica
 socket idle for over a minute still reached through the channel layer."""
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -38,18 +39,19 @@ def cluster():
     database = Database(prefix="instaclone_e2e_gw").migrate(server_env())
     env = server_env(DATABASE_URL=database.url, REDIS_URL=REDIS_URL, CHANNEL_PREFIX=f"e2e-{uuid.uuid4().hex[:8]}")
     nodes = []
-    idle = None
+    stack = contextlib.ExitStack()
     try:
         nodes = [Node(env), Node(env), Node({**env, "WS_LOG_CHECK_SECONDS": "3600"})]
         for node in nodes:
             node.start()
         idle_user = register(nodes[0])
-        idle = sync_connect(nodes[2].ws, additional_headers={"Authorization": f"Token {idle_user['token']}"})
+        idle = stack.enter_context(
+            sync_connect(nodes[2].ws, additional_headers={"Authorization": f"Token {idle_user['token']}"})
+        )
         assert json.loads(idle.recv(timeout=5))["type"] == "hello"
         yield env, nodes[:2], {"user": idle_user, "socket": idle, "opened": time.monotonic()}
     finally:
-        if idle is not None:
-            idle.close()
+        stack.close()
         for node in nodes:
             node.kill()
         database.drop()
