@@ -84,7 +84,7 @@ def db_executor() -> ThreadPoolExecutor:
         if _executor is None:
             # SQLite takes one writer at a time: more threads would only queue on its lock.
             sqlite = settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
-            workers = 1 if sqlite else int(getattr(settings, "WS_DB_THREADS", 8))
+            workers = 1 if sqlite else settings.WS_DB_THREADS
             _executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gateway-db")
         return _executor
 
