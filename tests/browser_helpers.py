@@ -98,21 +98,22 @@ class LiveServer:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-_server: LiveServer | None = None
+_servers: dict[bool, LiveServer] = {}
 
 
-def live_server() -> LiveServer:
-    """The one daphne server of this test run (started on first use)."""
-    global _server
-    if _server is not None:
-        if _server.process.poll() is not None:
-            raise RuntimeError(f"the browser-test server died:\n{_server.log_tail()}")
-        return _server
+def live_server(*, embedded: bool = False) -> LiveServer:
+    """The daphne server of this test run (started on first use). `embedded`: the
+    `make run` default instead, a SQLite file and the in-memory channel layer, no Redis."""
+    server = _servers.get(embedded)
+    if server is not None:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"the browser-test server died:\n{server.log_tail()}")
+        return server
     tmp = Path(tempfile.mkdtemp(prefix="instaclone-browser-"))
     port = free_port()
     env = {
-        **os.environ,
-        "DATABASE_URL": _browser_database_url(tmp),
+        **{k: v for k, v in os.environ.items() if not (embedded and k == "REDIS_URL")},
+        "DATABASE_URL": f"sqlite:///{tmp / 'embedded.sqlite3'}" if embedded else _browser_database_url(tmp),
         "HTTPS": "0",
         "DEBUG": "1",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
@@ -150,7 +151,7 @@ def live_server() -> LiveServer:
             server.stop()
             raise RuntimeError(f"daphne did not answer in 30 s:\n{server.log_tail()}")
         time.sleep(0.2)
-    _server = server
+    _servers[embedded] = server
     atexit.register(server.stop)
     return server
 
