@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -82,6 +83,13 @@ def json_error(status_code: int, detail: str, code: str) -> JsonResponse:
 
 # Django-level handlers (outside DRF views): JSON under /api/.
 def handler404(request, exception=None):
+    return json_error(404, "Not found.", "not_found")
+
+
+@csrf_exempt
+def api_not_found(request, *args, **kwargs):
+    """Any other path under /api/ (a trailing-slash variant, an unknown resource): a JSON
+    404 whatever the method, also with DEBUG on, where Django would answer with HTML."""
     return json_error(404, "Not found.", "not_found")
 
 

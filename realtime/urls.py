@@ -1,7 +1,8 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from realtime.errors import api_not_found
 from realtime.health import healthz, metrics
 
 urlpatterns = [
@@ -11,6 +12,7 @@ urlpatterns = [
     path("api/", include("feed.urls")),
     path("api/", include("chat.urls")),
     path("api/", include("notifications.urls")),
+    re_path(r"^api/", api_not_found, name="api-not-found"),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
