@@ -5,7 +5,7 @@ from django.middleware.csrf import get_token
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,6 +22,7 @@ from accounts.selectors import (
 from accounts.serializers import AuthResultSerializer, ProfileSerializer
 from feed.images import check_request_size
 from realtime.pagination import CursorPagination
+from realtime.parsers import JSONParser
 from realtime.throttling import AnonRateThrottle, ScopedThrottle, UserRateThrottle
 
 THROTTLES = [AnonRateThrottle, UserRateThrottle, ScopedThrottle]
@@ -133,7 +134,7 @@ class LogoutApi(APIView):
 
 
 class MeApi(APIView):
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [JSONParser, MultiPartParser]
 
     class ProfileUpdateInputSerializer(serializers.Serializer):
         full_name = serializers.CharField(max_length=services.FULL_NAME_MAX, allow_blank=True, required=False)

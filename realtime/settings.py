@@ -182,6 +182,8 @@ STORAGES = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 IMAGE_MAX_BYTES = 10 * 1024 * 1024
+# A JSON request body (the largest legitimate one, a 4,000-character message, is ~24 KiB).
+JSON_MAX_BYTES = 256 * 1024
 IMAGE_MAX_PIXELS = 40_000_000
 
 # HTTPS: on by default in production, off with HTTPS=0 (local tests).
@@ -237,11 +239,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.MultiPartParser",
-        "rest_framework.parsers.FormParser",
-    ],
+    # JSON only (bounded, see realtime/parsers.py); the upload views add multipart. No
+    # endpoint takes a form body a cross-site <form> could post.
+    "DEFAULT_PARSER_CLASSES": ["realtime.parsers.JSONParser"],
     "DEFAULT_THROTTLE_CLASSES": [
         "realtime.throttling.AnonRateThrottle",
         "realtime.throttling.UserRateThrottle",

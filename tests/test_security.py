@@ -2,12 +2,14 @@
 secrets and information leaks. Each test names the attack it refuses."""
 
 import base64
+import json
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.models import ApiToken, hash_token
-from tests.factories import UserFactory
+from tests.factories import PASSWORD, UserFactory, client_id
 
 pytestmark = pytest.mark.django_db
 
@@ -54,3 +56,70 @@ def test_undecodable_cursor_and_odd_limits_are_handled():
         response = client.get("/api/notifications", {"limit": limit})
         assert response.status_code == 200
         assert len(response.json()["results"]) <= 100
+
+
+# (b) Input bounds: request bodies
+
+
+JSON_WRITES = [
+    ("post", "/api/auth/login"),
+    ("post", "/api/auth/register"),
+    ("patch", "/api/me"),
+    ("post", "/api/conversations"),
+    ("post", "/api/notifications/read"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), JSON_WRITES)
+def test_deeply_nested_json_is_a_400_parse_error_not_a_500(method, path):
+    client = raw_client(UserFactory())
+    deep = "[" * 100_000 + "]" * 100_000
+    response = getattr(client, method)(path, deep, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "parse_error"
+
+
+@pytest.mark.parametrize(("method", "path"), JSON_WRITES)
+def test_a_json_body_over_the_limit_is_refused_with_413(method, path, settings):
+    client = raw_client(UserFactory())
+    body = json.dumps({"usernames": ["x" * 30] * (settings.JSON_MAX_BYTES // 30)})
+    assert len(body) > settings.JSON_MAX_BYTES
+    response = getattr(client, method)(path, body, content_type="application/json")
+    assert response.status_code == 413, response.content
+    assert response.json()["code"] == "too_large"
+
+
+def test_a_json_body_under_the_limit_still_parses(settings):
+    # given: the longest legitimate body, a 4,000-character message of escaped characters
+    alice, bob = UserFactory(), UserFactory()
+    client = raw_client(alice)
+    conversation = client.post("/api/conversations", {"usernames": [bob.username]}, format="json").json()["id"]
+    body = json.dumps({"body": "\u2603" * 4000, "client_id": client_id()}, ensure_ascii=True)
+    # when
+    response = client.post(f"/api/conversations/{conversation}/messages", body, content_type="application/json")
+    # then
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "multipart/form-data; boundary=x"])
+def test_login_and_register_take_json_only_so_a_cross_site_form_cannot_log_a_victim_in(content_type):
+    # given: alice's credentials, posted the way an <form action=/api/auth/login> on another site would
+    UserFactory(username="alice")
+    client = Client(enforce_csrf_checks=True, raise_request_exception=False)
+    body = f"username=alice&password={PASSWORD}"
+    if content_type.startswith("multipart"):
+        body = f'--x\r\nContent-Disposition: form-data; name="username"\r\n\r\nalice\r\n--x\r\nContent-Disposition: form-data; name="password"\r\n\r\n{PASSWORD}\r\n--x--\r\n'
+    for path in ("/api/auth/login", "/api/auth/register"):
+        # when
+        response = client.post(path, body, content_type=content_type)
+        # then: no session is opened
+        assert response.status_code == 415, response.content
+        assert "sessionid" not in response.cookies
+
+
+@pytest.mark.parametrize("path", ["/api/conversations", "/api/notifications/read", "/api/posts/1/comments"])
+def test_json_endpoints_refuse_form_and_multipart_bodies(path):
+    client = raw_client(UserFactory())
+    response = client.post(path, {"usernames": "x", "up_to": "1", "body": "x"}, format="multipart")
+    assert response.status_code == 415
+    assert response.json()["code"] == "unsupported_media_type"
