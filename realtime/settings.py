@@ -247,6 +247,10 @@ REST_FRAMEWORK = {
         "realtime.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": parse_throttle_rates(os.environ.get("THROTTLE_RATES", "")),
+    # Throttles count per REMOTE_ADDR, never per a client-written X-Forwarded-For (a new value
+    # per request would dodge the login limit). Behind the load balancer, daphne's
+    # --proxy-headers sets REMOTE_ADDR from the X-Forwarded-For that nginx overwrites.
+    "NUM_PROXIES": 0,
     "EXCEPTION_HANDLER": "realtime.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "realtime.pagination.CursorPagination",

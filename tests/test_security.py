@@ -3,12 +3,15 @@ secrets and information leaks. Each test names the attack it refuses."""
 
 import base64
 import json
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.models import ApiToken, hash_token
+from realtime.throttling import ScopedThrottle
 from tests.factories import PASSWORD, UserFactory, client_id
 
 pytestmark = pytest.mark.django_db
@@ -123,3 +126,28 @@ def test_json_endpoints_refuse_form_and_multipart_bodies(path):
     response = client.post(path, {"usernames": "x", "up_to": "1", "body": "x"}, format="multipart")
     assert response.status_code == 415
     assert response.json()["code"] == "unsupported_media_type"
+
+
+# (c) Authentication: throttles cannot be dodged
+
+
+@pytest.mark.parametrize(("path", "scope"), [("/api/auth/login", "login"), ("/api/auth/register", "register")])
+def test_a_forged_x_forwarded_for_does_not_reset_the_login_and_register_throttles(path, scope, monkeypatch):
+    # given: 2 attempts a minute per address
+    monkeypatch.setattr(ScopedThrottle, "THROTTLE_RATES", {**ScopedThrottle.THROTTLE_RATES, scope: "2/min"})
+    UserFactory(username="alice")
+    client = APIClient()
+    body = {"username": "alice", "password": "wrong-password-1", "email": "x@example.com"}
+    # when: every attempt claims another client address
+    codes = [
+        client.post(path, body, format="json", HTTP_X_FORWARDED_FOR=f"10.0.0.{n}", REMOTE_ADDR="203.0.113.9").status_code
+        for n in range(4)
+    ]
+    # then: the address the connection came from is what counts
+    assert codes[2:] == [429, 429], codes
+
+
+def test_the_load_balancer_overwrites_x_forwarded_for_instead_of_passing_the_clients_on():
+    conf = (Path(settings.BASE_DIR) / "deploy" / "nginx.conf").read_text()
+    assert "$proxy_add_x_forwarded_for" not in conf
+    assert conf.count("proxy_set_header X-Forwarded-For $remote_addr;") == conf.count("proxy_pass ")
