@@ -83,11 +83,16 @@ def online_user_ids(*, user_ids: list[int]) -> set[int]:
 
 
 def conversation_peer_ids(*, user_id: int) -> list[int]:
-    """Everyone who shares at least one conversation with the user (not the user)."""
+    """Everyone who shares at least one conversation with the user (not the user), without
+    anyone either side blocked: a block hides presence as it hides typing."""
     mine = Participant.objects.filter(user_id=user_id).values("conversation_id")
+    blocked = Block.objects.filter(blocker_id=user_id).values("blocked_id")
+    blocking = Block.objects.filter(blocked_id=user_id).values("blocker_id")
     return list(
         Participant.objects.filter(conversation_id__in=mine)
         .exclude(user_id=user_id)
+        .exclude(user_id__in=blocked)
+        .exclude(user_id__in=blocking)
         .values_list("user_id", flat=True)
         .distinct()
     )

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.test import Client
 from rest_framework.test import APIClient
 
-from accounts.models import ApiToken, hash_token
+from accounts.models import ApiToken, Block, hash_token
 from realtime.throttling import ScopedThrottle
 from tests.factories import PASSWORD, UserFactory, client_id
 
@@ -151,3 +151,41 @@ def test_the_load_balancer_overwrites_x_forwarded_for_instead_of_passing_the_cli
     conf = (Path(settings.BASE_DIR) / "deploy" / "nginx.conf").read_text()
     assert "$proxy_add_x_forwarded_for" not in conf
     assert conf.count("proxy_set_header X-Forwarded-For $remote_addr;") == conf.count("proxy_pass ")
+
+
+# (a) Object access on the websocket: blocks hide typing and presence
+
+
+@pytest.fixture
+async def ws_cleanup():
+    yield
+    from asgiref.sync import sync_to_async
+    from django.db import connections
+
+    from realtime.consumers import db_executor_shutdown
+
+    await sync_to_async(db_executor_shutdown, thread_sensitive=False)()
+    await sync_to_async(connections.close_all)()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("blocker", ["alice", "bob"])
+async def test_a_block_either_way_hides_presence_and_typing(blocker, ws_cleanup):
+    from asgiref.sync import sync_to_async
+
+    from tests.ws_helpers import make_user_with_token, open_conversation, open_socket, send
+
+    # given: alice and bob share a direct conversation, then one blocks the other
+    alice, alice_token = await make_user_with_token()
+    bob, bob_token = await make_user_with_token()
+    conversation = await open_conversation(alice, bob)
+    pair = {"alice": (alice, bob), "bob": (bob, alice)}[blocker]
+    await sync_to_async(Block.objects.create)(blocker=pair[0], blocked=pair[1])
+    bob_tab, _ = await open_socket(bob_token)
+    # when: alice comes online and types
+    alice_tab, _ = await open_socket(alice_token)
+    await send(alice_tab, {"type": "typing", "conversation": conversation})
+    await alice_tab.disconnect()
+    # then: bob hears nothing of it
+    assert await bob_tab.receive_nothing(timeout=0.5)
+    await bob_tab.disconnect()
