@@ -49,9 +49,13 @@ class UsernameCursorPagination(CursorPagination):
     ordering = "username"
 
 
-def paginate(view: APIView, queryset, serialize, pagination_class=CursorPagination) -> Response:
-    """One page of `queryset` as `{"results", "next"}`; `serialize(rows)` makes the list."""
-    paginator = pagination_class()
+def paginate(view: APIView, queryset, serialize) -> Response:
+    """One page of `queryset` as `{"results", "next"}`; `serialize(rows)` makes the list.
+
+    The view's `pagination_class` orders the page; declared on the view, it also puts the
+    paginated shape and the `cursor`/`limit` parameters into the OpenAPI schema."""
+    paginator = getattr(view, "pagination_class", None) or CursorPagination
+    paginator = paginator()
     rows = paginator.paginate_queryset(queryset, view.request, view=view)
     return paginator.get_paginated_response(serialize(rows))
 
@@ -162,6 +166,8 @@ class MeApi(APIView):
 
 
 class UserSearchApi(APIView):
+    pagination_class = UsernameCursorPagination
+
     @extend_schema(
         parameters=[OpenApiParameter("q", str, description="username prefix, up to 30 characters")],
         responses={200: ProfileSerializer(many=True)},
@@ -173,7 +179,7 @@ class UserSearchApi(APIView):
         if q and not all(ch.isascii() and (ch.isalnum() or ch in "_.") for ch in q):
             raise exceptions.ValidationError({"q": ["Usernames have only letters, digits, underscores and dots."]})
         users = user_search(viewer=request.user, q=q)
-        return paginate(self, users, lambda rows: ProfileSerializer(rows, many=True).data, UsernameCursorPagination)
+        return paginate(self, users, lambda rows: ProfileSerializer(rows, many=True).data)
 
 
 class UserDetailApi(APIView):
@@ -215,6 +221,8 @@ def _users_of(rows, attribute: str) -> list[dict]:
 
 
 class FollowersApi(APIView):
+    pagination_class = CursorPagination
+
     @extend_schema(responses={200: ProfileSerializer(many=True)})
     def get(self, request, username: str):
         user = target_user(username)
@@ -222,6 +230,8 @@ class FollowersApi(APIView):
 
 
 class FollowingApi(APIView):
+    pagination_class = CursorPagination
+
     @extend_schema(responses={200: ProfileSerializer(many=True)})
     def get(self, request, username: str):
         user = target_user(username)

@@ -64,12 +64,16 @@ class PostDetailApi(APIView):
 
 
 class FeedApi(APIView):
+    pagination_class = CursorPagination
+
     @extend_schema(responses={200: PostSerializer(many=True)})
     def get(self, request):
         return paginate(self, feed_for_user(viewer=request.user), _posts)
 
 
 class UserPostsApi(APIView):
+    pagination_class = CursorPagination
+
     @extend_schema(responses={200: PostSerializer(many=True)})
     def get(self, request, username: str):
         author = target_user(username)
@@ -92,6 +96,7 @@ class LikeApi(APIView):
 
 
 class CommentListApi(APIView):
+    pagination_class = OldestFirstPagination
     throttle_classes = THROTTLES
     throttle_scope = "comment"
 
@@ -101,9 +106,7 @@ class CommentListApi(APIView):
     @extend_schema(responses={200: CommentSerializer(many=True)})
     def get(self, request, post_id: int):
         post = _post_or_404(post_id=post_id, viewer=request.user)
-        return paginate(
-            self, comment_list(post=post), lambda rows: CommentSerializer(rows, many=True).data, OldestFirstPagination
-        )
+        return paginate(self, comment_list(post=post), lambda rows: CommentSerializer(rows, many=True).data)
 
     @extend_schema(request=CommentCreateInputSerializer, responses={201: CommentSerializer})
     def post(self, request, post_id: int):

@@ -728,6 +728,16 @@ def test_schema_docs_and_health(http):
                  "/api/conversations/{conversation_id}/messages", "/api/notifications/read"):
         assert path in paths, sorted(paths)
     assert all(not p.endswith("/") for p in paths)
+    # Every list is documented as the cursor page it is: {"results", "next"} with cursor and limit.
+    components = as_json.json()["components"]["schemas"]
+    for path in ("/api/users", "/api/users/{username}/followers", "/api/users/{username}/following",
+                 "/api/users/{username}/posts", "/api/feed", "/api/posts/{post_id}/comments", "/api/conversations",
+                 "/api/conversations/{conversation_id}/messages", "/api/notifications"):
+        operation = paths[path]["get"]
+        ref = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+        page = components[ref.rsplit("/", 1)[1]]
+        assert set(page["properties"]) == {"results", "next"}, (path, page)
+        assert {"cursor", "limit"} <= {p["name"] for p in operation["parameters"]}, path
     docs = http.get("/api/docs/")
     assert docs.status_code == 200 and "text/html" in docs.headers["content-type"]
     health = http.get("/healthz")
