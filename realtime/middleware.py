@@ -9,6 +9,8 @@ from django.http import FileResponse, Http404
 
 from realtime.errors import json_error
 
+MEDIA_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp", ".gif": "image/gif"}
+
 
 class DatabaseUnavailableMiddleware:
     """While the database is unreachable: 503 with code `unavailable`, not a 500."""
@@ -58,10 +60,19 @@ class StaticAndMediaMiddleware:
         target = (root / clean).resolve()
         if clean.startswith("..") or not target.is_relative_to(root.resolve()) or not target.is_file():
             return json_error(404, "Not found.", "not_found")
-        return self._response(target, immutable=immutable)
+        # Uploads are user content: only the image types the app writes are shown inline;
+        # anything else (an .html or .svg that reached the folder some other way) is a
+        # download, and no media response may run script.
+        content_type = MEDIA_TYPES.get(target.suffix.lower())
+        response = self._response(target, immutable=immutable, content_type=content_type or "application/octet-stream")
+        if content_type is None:
+            response["Content-Disposition"] = "attachment"
+        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+        return response
 
-    def _response(self, target: Path, immutable: bool):
-        content_type, _ = mimetypes.guess_type(str(target))
+    def _response(self, target: Path, immutable: bool, content_type: str | None = None):
+        if content_type is None:
+            content_type, _ = mimetypes.guess_type(str(target))
         response = FileResponse(target.open("rb"), content_type=content_type or "application/octet-stream")
         response["X-Content-Type-Options"] = "nosniff"
         response["Cache-Control"] = "public, max-age=31536000, immutable" if immutable else "no-cache"

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import ApiToken, Block, hash_token
 from realtime.throttling import ScopedThrottle
-from tests.factories import PASSWORD, UserFactory, client_id
+from tests.factories import PASSWORD, UserFactory, client_id, image_upload
 
 pytestmark = pytest.mark.django_db
 
@@ -189,3 +189,72 @@ async def test_a_block_either_way_hides_presence_and_typing(blocker, ws_cleanup)
     # then: bob hears nothing of it
     assert await bob_tab.receive_nothing(timeout=0.5)
     await bob_tab.disconnect()
+
+
+# (d) XSS: what /media/ and /static/ serve
+
+
+@pytest.mark.parametrize(
+    ("name", "payload"),
+    [
+        ("page.html", b"<script>alert(document.cookie)</script>"),
+        ("logo.svg", b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>"),
+        ("noext", b"<script>alert(1)</script>"),
+        ("x.js", b"alert(1)"),
+    ],
+)
+def test_media_never_serves_a_file_as_html_svg_or_script(name, payload, settings):
+    # given: a file that reached the media folder other than through the image pipeline
+    settings.MEDIA_ROOT.mkdir(parents=True, exist_ok=True)
+    (settings.MEDIA_ROOT / name).write_bytes(payload)
+    # when
+    response = Client().get(f"/media/{name}")
+    # then: a download that cannot run script in the site's origin
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/octet-stream"
+    assert response["Content-Disposition"] == "attachment"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in response["Content-Security-Policy"]
+
+
+def test_an_uploaded_image_is_served_as_an_image(client_for):
+    # given
+    post = client_for(UserFactory()).post("/api/posts", {"image": image_upload()}, format="multipart").json()
+    # when
+    response = Client().get(post["image_url"])
+    # then
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/jpeg"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert not response.get("Content-Disposition", "").startswith("attachment")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/media/../manage.py",
+        "/media/%2e%2e/manage.py",
+        "/media/..%2fmanage.py",
+        "/media//etc/passwd",
+        "/media/%2fetc%2fpasswd",
+        "/static/../../manage.py",
+        "/static/%2e%2e/%2e%2e/realtime/settings.py",
+        "/static/..%2f..%2frealtime%2fsettings.py",
+        "/static//etc/passwd",
+        "/static/frontend/../../../realtime/settings.py",
+    ],
+)
+def test_static_and_media_paths_cannot_leave_their_roots(path, settings):
+    settings.MEDIA_ROOT.mkdir(parents=True, exist_ok=True)
+    response = Client().get(path)
+    assert response.status_code == 404
+    assert b"SECRET_KEY" not in b"".join(response) if response.streaming else b"SECRET_KEY" not in response.content
+
+
+def test_the_load_balancer_serves_media_as_images_or_downloads_only():
+    conf = (Path(settings.BASE_DIR) / "deploy" / "nginx.conf").read_text()
+    media = conf[conf.index("location /media/") : conf.index("location /ws/")]
+    assert "default_type application/octet-stream;" in media
+    assert "image/jpeg jpg jpeg;" in media
+    assert "svg" not in media and "html" not in media
+    assert "sandbox" in media and "nosniff" in media
