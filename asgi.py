@@ -13,6 +13,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from realtime.auth import OriginAndAuthMiddleware  # noqa: E402
+from realtime.bodylimit import RequestBodyLimit  # noqa: E402
 from realtime.consumers import GatewayConsumer  # noqa: E402
 from realtime.publish import bind_loop  # noqa: E402
 
@@ -62,5 +63,5 @@ class BindLoop:
 websocket_app = OriginAndAuthMiddleware(URLRouter([path("ws/", GatewayConsumer.as_asgi())]))
 
 application = BindLoop(
-    ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_app})
+    ProtocolTypeRouter({"http": RequestBodyLimit(django_asgi_app), "websocket": websocket_app})
 )

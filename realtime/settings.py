@@ -182,6 +182,8 @@ STORAGES = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 IMAGE_MAX_BYTES = 10 * 1024 * 1024
+# Any request body (realtime/bodylimit.py): the largest upload plus its multipart envelope.
+REQUEST_MAX_BYTES = IMAGE_MAX_BYTES + 1024 * 1024
 # A JSON request body (the largest legitimate one, a 4,000-character message, is ~24 KiB).
 JSON_MAX_BYTES = 256 * 1024
 IMAGE_MAX_PIXELS = 40_000_000

@@ -258,3 +258,61 @@ def test_the_load_balancer_serves_media_as_images_or_downloads_only():
     assert "image/jpeg jpg jpeg;" in media
     assert "svg" not in media and "html" not in media
     assert "sandbox" in media and "nosniff" in media
+
+
+# (b) Input bounds: any request body, at the ASGI entry
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_declared_body_over_the_limit_is_refused_before_it_is_read(settings, ws_cleanup):
+    from channels.testing import HttpCommunicator
+
+    from asgi import application
+
+    # given: a request that announces 100 MB of multipart to an endpoint that takes none
+    settings.REQUEST_MAX_BYTES = 4096
+    headers = [(b"host", b"localhost"), (b"content-type", b"multipart/form-data; boundary=x"), (b"content-length", str(100 * 1024 * 1024).encode())]
+    # when
+    response = await HttpCommunicator(application, "POST", "/api/notifications/read", body=b"--x", headers=headers).get_response()
+    # then
+    assert response["status"] == 413
+    assert json.loads(response["body"])["code"] == "too_large"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_chunked_body_is_cut_off_at_the_limit(settings, ws_cleanup):
+    from asgiref.testing import ApplicationCommunicator
+
+    from asgi import application
+
+    # given: a body without Content-Length, streamed in chunks past the limit
+    settings.REQUEST_MAX_BYTES = 4096
+    scope = {
+        "type": "http", "http_version": "1.1", "method": "POST", "path": "/api/auth/login", "raw_path": b"/api/auth/login",
+        "query_string": b"", "root_path": "", "scheme": "http", "headers": [(b"host", b"localhost"), (b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 80),
+    }
+    comm = ApplicationCommunicator(application, scope)
+    # when
+    for _ in range(10):
+        await comm.send_input({"type": "http.request", "body": b" " * 1024, "more_body": True})
+    start = await comm.receive_output(timeout=5)
+    body = await comm.receive_output(timeout=5)
+    # then
+    assert start["status"] == 413
+    assert json.loads(body["body"])["code"] == "too_large"
+    await comm.wait(timeout=5)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_body_within_the_limit_reaches_the_view(ws_cleanup):
+    from channels.testing import HttpCommunicator
+
+    from asgi import application
+
+    # (a body the view refuses before any query: the view's thread ends with the request)
+    body = json.dumps({"username": "nobody", "password": ""}).encode()
+    headers = [(b"host", b"localhost"), (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    response = await HttpCommunicator(application, "POST", "/api/auth/login", body=body, headers=headers).get_response()
+    assert response["status"] == 400
+    assert json.loads(response["body"])["fields"] == {"password": ["This field may not be blank."]}
