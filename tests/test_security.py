@@ -316,3 +316,38 @@ async def test_a_body_within_the_limit_reaches_the_view(ws_cleanup):
     response = await HttpCommunicator(application, "POST", "/api/auth/login", body=body, headers=headers).get_response()
     assert response["status"] == 400
     assert json.loads(response["body"])["fields"] == {"password": ["This field may not be blank."]}
+
+
+# (e) Secrets: never in the repository or the image
+
+
+def test_the_env_file_with_the_secrets_stays_out_of_git_and_the_docker_image():
+    root = Path(settings.BASE_DIR)
+    gitignore = (root / ".gitignore").read_text().split()
+    dockerignore = (root / ".dockerignore").read_text().split()
+    assert ".env" in gitignore
+    # the Dockerfile copies the whole folder: the .env beside docker-compose.yml must not ride along
+    assert "COPY . ." in (root / "Dockerfile").read_text()
+    for name in (".env", "backup.json", "db.sqlite3", "media"):
+        assert name in dockerignore, name
+
+
+def test_no_secret_is_committed():
+    import re
+    import subprocess
+
+    root = Path(settings.BASE_DIR)
+    files = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True).stdout.split()
+    assert ".env" not in files and "db.sqlite3" not in files
+    pattern = re.compile(
+        r"-----BEGIN [A-Z ]*PRIVATE KEY-----|AKIA[0-9A-Z]{16}|ghp_[A-Za-z0-9]{30,}"
+        r"|(SECRET_KEY|FIELD_ENCRYPTION_KEYS|POSTGRES_PASSWORD|METRICS_TOKEN)\s*[:=]\s*['\"]?[A-Za-z0-9+/_=-]{20,}"
+    )
+    leaks = []
+    for name in files:
+        path = root / name
+        if name.startswith("tests/") or not path.is_file() or path.suffix in {".png", ".jpg", ".ico"}:
+            continue
+        if pattern.search(path.read_text(errors="ignore")):
+            leaks.append(name)
+    assert leaks == []
