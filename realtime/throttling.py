@@ -27,3 +27,29 @@ class ScopedThrottle(throttling.ScopedRateThrottle):
         else:
             ident = self.get_ident(request)
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+def throttle_posts(view, *, scope: str):
+    """Wraps a plain Django view (the admin's login form) so its POSTs count against a
+    throttle scope, per user or per address like the API's: guessing passwords there is no
+    cheaper than at /api/auth/login."""
+    from functools import wraps
+    from types import SimpleNamespace
+
+    from realtime.errors import json_error
+
+    holder = SimpleNamespace(throttle_scope=scope)
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if request.method == "POST":
+            throttle = ScopedThrottle()
+            if not throttle.allow_request(request, holder):
+                response = json_error(429, "Too many attempts; try again later.", "throttled")
+                wait = throttle.wait()
+                if wait is not None:
+                    response["Retry-After"] = str(max(1, int(wait)))
+                return response
+        return view(request, *args, **kwargs)
+
+    return wrapped

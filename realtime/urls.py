@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from realtime.errors import api_not_found
 from realtime.health import healthz, metrics
+from realtime.throttling import throttle_posts
 
 urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -15,6 +16,7 @@ urlpatterns = [
     re_path(r"^api/", api_not_found, name="api-not-found"),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
+    path("admin/login/", throttle_posts(admin.site.login, scope="login")),
     path("admin/", admin.site.urls),
     path("", include("frontend.urls")),
 ]

@@ -351,3 +351,46 @@ def test_no_secret_is_committed():
         if pattern.search(path.read_text(errors="ignore")):
             leaks.append(name)
     assert leaks == []
+
+
+# (f) Information leaks and side doors: admin, metrics
+
+
+def test_the_admin_login_form_is_throttled_like_the_api_login(monkeypatch):
+    # given: 2 login attempts a minute per address
+    monkeypatch.setattr(ScopedThrottle, "THROTTLE_RATES", {**ScopedThrottle.THROTTLE_RATES, "login": "2/min"})
+    UserFactory(username="admin", is_staff=True, is_superuser=True)
+    client = Client()
+    client.get("/admin/login/")
+    # when: a password guesser posts the admin's form
+    codes = [
+        client.post("/admin/login/", {"username": "admin", "password": f"guess-{n}"}, HTTP_X_FORWARDED_FOR=f"10.1.1.{n}").status_code
+        for n in range(4)
+    ]
+    # then
+    assert codes == [200, 200, 429, 429]
+    # and the right password still works once the window passes (a fresh address here)
+    ok = Client().post("/admin/login/", {"username": "admin", "password": PASSWORD}, REMOTE_ADDR="198.51.100.7")
+    assert ok.status_code == 302
+
+
+def test_the_admin_does_not_tell_a_non_staff_account_from_a_wrong_password():
+    UserFactory(username="alice")
+    wrong = Client().post("/admin/login/", {"username": "alice", "password": "wrong-password"}, REMOTE_ADDR="198.51.100.1")
+    right_but_not_staff = Client().post("/admin/login/", {"username": "alice", "password": PASSWORD}, REMOTE_ADDR="198.51.100.2")
+    assert wrong.status_code == right_but_not_staff.status_code == 200
+    assert wrong.context["form"].errors == right_but_not_staff.context["form"].errors
+
+
+def test_the_load_balancer_does_not_publish_metrics():
+    conf = (Path(settings.BASE_DIR) / "deploy" / "nginx.conf").read_text()
+    assert "location = /metrics {\n        return 404;" in conf
+
+
+def test_metrics_need_the_bearer_token_when_one_is_set(settings):
+    settings.METRICS_TOKEN = "s3cret-token"
+    client = Client()
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-token\u00e9").status_code == 401
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-token").status_code == 200
