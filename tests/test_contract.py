@@ -743,3 +743,66 @@ def test_schema_docs_and_health(http):
     health = http.get("/healthz")
     assert health.status_code == 200
     assert health.json()["status"] == "ok"
+
+
+def test_websocket_pushes_typing_feed_posts_notifications_and_presence(http, node):
+    # given: bob follows alice and shares a conversation with her
+    alice, bob = register(http), register(http)
+    assert http.post(f"/api/users/{alice.username}/follow", headers=bob.auth).status_code == 201
+    cid = http.post("/api/conversations", headers=alice.auth, json={"usernames": [bob.username]}).json()["id"]
+
+    with ws_connect(node.ws, additional_headers=bob.auth) as bob_ws:
+        assert recv(bob_ws)["type"] == "hello"
+        with ws_connect(node.ws, additional_headers=alice.auth) as alice_ws:
+            assert recv(alice_ws)["type"] == "hello"
+            # presence: alice's first socket tells bob she is online
+            online = recv_until(bob_ws, lambda f: f["type"] == "presence")
+            assert set(online) == {"type", "data"} and set(online["data"]) == {"user", "online"}
+            assert online["data"]["online"] is True and online["data"]["user"]["username"] == alice.username
+            assert_brief(online["data"]["user"])
+
+            # typing reaches the other participant, never the typist
+            alice_ws.send(json.dumps({"type": "typing", "conversation": cid}))
+            typing = recv_until(bob_ws, lambda f: f["type"] == "typing")
+            assert typing == {"type": "typing", "data": {"conversation": cid, "user": typing["data"]["user"]}}
+            assert_brief(typing["data"]["user"])
+            assert typing["data"]["user"]["username"] == alice.username
+
+            # feed.post: a followed author's new post, with exactly the post fields
+            post = create_post(http, alice, "live")
+            pushed = recv_until(bob_ws, lambda f: f["type"] == "feed.post")
+            assert set(pushed) == {"type", "data"}
+            assert_post(pushed["data"])
+            assert pushed["data"]["id"] == post["id"]
+
+            # notification.new: durable, numbered, exactly the notification fields
+            assert http.post(f"/api/posts/{post['id']}/like", headers=bob.auth).status_code == 201
+            event = recv_until(alice_ws, lambda f: f["type"] == "event")
+            assert event["event"] == "notification.new"
+            assert_notification(event["data"])
+            assert event["data"]["verb"] == "like" and event["data"]["post"] == post["id"]
+            listed = assert_page(http.get("/api/notifications", headers=alice.auth))
+            assert event["data"] == listed[0]
+
+            alice_ws.send(json.dumps({"type": "ping"}))
+            frames = []
+            while (frame := recv(alice_ws))["type"] != "pong":
+                frames.append(frame)
+            assert all(f["type"] != "typing" for f in frames), frames
+        # alice's last socket closed: bob learns she is offline
+        offline = recv_until(bob_ws, lambda f: f["type"] == "presence")
+        assert offline["data"]["online"] is False and offline["data"]["user"]["username"] == alice.username
+
+
+def test_logout_closes_the_sockets_opened_with_that_token(http, node):
+    # given
+    alice = register(http)
+    with ws_connect(node.ws, additional_headers=alice.auth) as socket:
+        assert recv(socket)["type"] == "hello"
+        # when
+        assert http.post("/api/auth/logout", headers=alice.auth).status_code == 204
+        # then
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                socket.recv(timeout=10)
+        assert closed.value.rcvd.code == 4401
