@@ -179,8 +179,9 @@ def test_screenshots_of_the_main_pages_at_phone_and_desktop_widths(browser, serv
                 wait_ready(page)
                 # Lazy images load once scrolled to; a full-page shot should show them.
                 page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+                # (a function, not an expression: the pages' CSP forbids eval)
                 page.wait_for_function(
-                    "[...document.images].filter((img) => img.getAttribute('src'))"
+                    "() => [...document.images].filter((img) => img.getAttribute('src'))"
                     ".every((img) => img.complete && img.naturalWidth > 0)"
                 )
                 page.evaluate("window.scrollTo(0, 0)")

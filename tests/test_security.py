@@ -11,6 +11,9 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.models import ApiToken, Block, hash_token
+from chat.models import Message, Participant
+from feed.models import Comment, Post
+from notifications.models import Notification
 from realtime.throttling import ScopedThrottle
 from tests.factories import PASSWORD, UserFactory, client_id, image_upload
 
@@ -394,3 +397,170 @@ def test_metrics_need_the_bearer_token_when_one_is_set(settings):
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-token\u00e9").status_code == 401
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-token").status_code == 200
+
+
+def test_app_pages_carry_a_script_policy_that_forbids_inline_and_foreign_script():
+    # given
+    user = UserFactory()
+    client = Client()
+    client.force_login(user)
+    pages = [(client, "/"), (client, f"/u/{user.username}"), (client, "/inbox/999999"), (client, "/search?q=%22%3E%3Cscript%3E")]
+    pages += [(Client(), "/login"), (Client(), "/signup")]
+    for browser, path in pages:
+        # when
+        response = browser.get(path)
+        # then
+        policy = response["Content-Security-Policy"]
+        assert "script-src 'self';" in policy and "unsafe-inline" not in policy and "unsafe-eval" not in policy
+        assert "object-src 'none'" in policy and "frame-ancestors 'none'" in policy
+        assert response["X-Frame-Options"] == "DENY"
+        assert b"<script>" not in response.content
+    # and the pages have no inline script or handler the policy would break
+    templates = Path(settings.BASE_DIR) / "frontend" / "templates" / "frontend"
+    for template in templates.glob("*.html"):
+        text = template.read_text()
+        assert "<script>" not in text and " onclick=" not in text and "style=" not in text, template.name
+
+
+# (a) Object access over REST: nobody reads or changes what is not theirs
+
+
+def direct_conversation(a, b) -> int:
+    from chat.services import conversation_open
+
+    conversation, _ = conversation_open(creator=a, usernames=[b.username])
+    return conversation.pk
+
+
+def test_an_outsider_cannot_tell_someone_elses_conversation_from_a_missing_one():
+    # given: alice and bob talk; mallory is not in it
+    alice, bob, mallory = UserFactory(), UserFactory(), UserFactory()
+    conversation = direct_conversation(alice, bob)
+    message = raw_client(alice).post(
+        f"/api/conversations/{conversation}/messages", {"body": "secret", "client_id": client_id()}, format="json"
+    ).json()
+    client = raw_client(mallory)
+    missing = conversation + 10_000
+    # when / then: every way in answers exactly as for a conversation that does not exist
+    for target in (conversation, missing):
+        responses = [
+            client.get(f"/api/conversations/{target}/messages"),
+            client.post(f"/api/conversations/{target}/messages", {"body": "hi", "client_id": client_id()}, format="json"),
+            client.post(f"/api/conversations/{target}/read", {"message_id": message["id"]}, format="json"),
+        ]
+        for response in responses:
+            assert response.status_code == 404
+            assert response.json() == {"detail": "No such conversation.", "code": "not_found"}
+    assert client.get("/api/conversations").json()["results"] == []
+    assert Client().get(f"/inbox/{conversation}").status_code == 302  # the page needs a login
+    page = Client()
+    page.force_login(mallory)
+    assert page.get(f"/inbox/{conversation}").status_code == 404
+    assert Message.objects.filter(conversation_id=conversation).count() == 1
+    assert Participant.objects.get(conversation_id=conversation, user=bob).last_read_message_id == 0
+
+
+def test_a_participant_cannot_mark_read_with_a_message_of_another_conversation():
+    alice, bob, carol = UserFactory(), UserFactory(), UserFactory()
+    mine = direct_conversation(alice, bob)
+    theirs = direct_conversation(bob, carol)
+    other = raw_client(bob).post(
+        f"/api/conversations/{theirs}/messages", {"body": "x", "client_id": client_id()}, format="json"
+    ).json()
+    response = raw_client(alice).post(f"/api/conversations/{mine}/read", {"message_id": other["id"]}, format="json")
+    assert response.status_code == 400
+    assert Participant.objects.get(conversation_id=mine, user=alice).last_read_message_id == 0
+
+
+def test_a_client_id_is_per_sender_so_it_cannot_fetch_someone_elses_message():
+    # given: bob sent a message with a known client_id
+    alice, bob = UserFactory(), UserFactory()
+    conversation = direct_conversation(alice, bob)
+    shared = client_id()
+    raw_client(bob).post(f"/api/conversations/{conversation}/messages", {"body": "bob's", "client_id": shared}, format="json")
+    # when: alice sends with the same client_id
+    response = raw_client(alice).post(
+        f"/api/conversations/{conversation}/messages", {"body": "alice's", "client_id": shared}, format="json"
+    )
+    # then: a new message of hers, not bob's returned as "the original"
+    assert response.status_code == 201
+    assert response.json()["sender"]["id"] == alice.pk and response.json()["body"] == "alice's"
+
+
+def test_notifications_are_only_ever_the_recipients():
+    # given: bob has a notification; alice has none
+    alice, bob = UserFactory(), UserFactory()
+    raw_client(alice).post(f"/api/users/{bob.username}/follow")
+    assert Notification.objects.filter(recipient=bob).count() == 1
+    client = raw_client(alice)
+    # when
+    listed = client.get("/api/notifications").json()["results"]
+    marked = client.post("/api/notifications/read", {"up_to": 2**63 - 1}, format="json").json()
+    # then
+    assert listed == [] and marked == {"updated": 0}
+    assert Notification.objects.get(recipient=bob).read is False
+
+
+def test_only_the_author_deletes_a_post_and_only_its_authors_delete_a_comment():
+    # given: alice's post with a comment by bob; mallory is a stranger
+    alice, bob, mallory = UserFactory(), UserFactory(), UserFactory()
+    post = raw_client(alice).post("/api/posts", {"image": image_upload()}, format="multipart").json()
+    comment = raw_client(bob).post(f"/api/posts/{post['id']}/comments", {"body": "nice"}, format="json").json()
+    second = raw_client(bob).post(f"/api/posts/{post['id']}/comments", {"body": "again"}, format="json").json()
+    # when / then: mallory (and bob, for the post) are refused
+    assert raw_client(mallory).delete(f"/api/posts/{post['id']}").status_code == 403
+    assert raw_client(bob).delete(f"/api/posts/{post['id']}").status_code == 403
+    assert raw_client(mallory).delete(f"/api/comments/{comment['id']}").status_code == 403
+    assert Post.objects.filter(pk=post["id"]).exists() and Comment.objects.count() == 2
+    # the comment's author and the post's author may
+    assert raw_client(bob).delete(f"/api/comments/{comment['id']}").status_code == 204
+    assert raw_client(alice).delete(f"/api/comments/{second['id']}").status_code == 204
+    assert raw_client(alice).delete(f"/api/posts/{post['id']}").status_code == 204
+
+
+@pytest.mark.parametrize("direction", ["blocked_by_target", "blocking_target"])
+def test_a_block_either_way_stops_follow_like_comment_and_direct_messages(direction):
+    # given: alice and bob, with a post and a direct conversation from before the block
+    alice, bob = UserFactory(), UserFactory()
+    post = raw_client(bob).post("/api/posts", {"image": image_upload()}, format="multipart").json()
+    conversation = direct_conversation(alice, bob)
+    if direction == "blocked_by_target":
+        Block.objects.create(blocker=bob, blocked=alice)
+    else:
+        Block.objects.create(blocker=alice, blocked=bob)
+    client = raw_client(alice)
+    # when / then
+    assert client.post(f"/api/users/{bob.username}/follow").status_code == 403
+    assert client.post(f"/api/posts/{post['id']}/like").status_code == 403
+    assert client.post(f"/api/posts/{post['id']}/comments", {"body": "hey"}, format="json").status_code == 403
+    assert client.post("/api/conversations", {"usernames": [bob.username]}, format="json").status_code == 403
+    assert client.post(
+        f"/api/conversations/{conversation}/messages", {"body": "hi", "client_id": client_id()}, format="json"
+    ).status_code == 403
+    assert raw_client(bob).post(
+        f"/api/conversations/{conversation}/messages", {"body": "hi", "client_id": client_id()}, format="json"
+    ).status_code == 403
+    # and a mention in a comment elsewhere does not notify across the block
+    other = raw_client(alice).post("/api/posts", {"image": image_upload()}, format="multipart").json()
+    client.post(f"/api/posts/{other['id']}/comments", {"body": f"@{bob.username} look"}, format="json")
+    assert not Notification.objects.filter(recipient=bob).exists()
+    assert not Notification.objects.filter(recipient=alice, actor=bob).exists()
+
+
+def test_a_group_with_someone_who_blocked_you_cannot_be_opened():
+    alice, bob, carol = UserFactory(), UserFactory(), UserFactory()
+    Block.objects.create(blocker=carol, blocked=alice)
+    response = raw_client(alice).post("/api/conversations", {"usernames": [bob.username, carol.username]}, format="json")
+    assert response.status_code == 403
+    assert not Participant.objects.filter(user=carol).exists()
+
+
+def test_a_deactivated_account_is_gone_from_every_lookup():
+    alice, ghost = UserFactory(), UserFactory()
+    ghost.is_active = False
+    ghost.save()
+    client = raw_client(alice)
+    assert client.get(f"/api/users/{ghost.username}").status_code == 404
+    assert client.post(f"/api/users/{ghost.username}/follow").status_code == 404
+    assert client.post("/api/conversations", {"usernames": [ghost.username]}, format="json").status_code == 400
+    assert client.get("/api/users", {"q": ghost.username}).json()["results"] == []
