@@ -10,7 +10,7 @@ from django.conf import settings
 from django.test import Client
 from rest_framework.test import APIClient
 
-from accounts.models import ApiToken, Block, hash_token
+from accounts.models import ApiToken, Block, User, hash_token
 from chat.models import Message, Participant
 from feed.models import Comment, Post
 from notifications.models import Notification
@@ -564,3 +564,204 @@ def test_a_deactivated_account_is_gone_from_every_lookup():
     assert client.post(f"/api/users/{ghost.username}/follow").status_code == 404
     assert client.post("/api/conversations", {"usernames": [ghost.username]}, format="json").status_code == 400
     assert client.get("/api/users", {"q": ghost.username}).json()["results"] == []
+
+
+# (a) Object access over the websocket
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_socket_frames_on_someone_elses_conversation_are_not_found_and_reach_nobody(ws_cleanup):
+    from tests.ws_helpers import make_user_with_token, open_conversation, open_socket, receive_json, send, send_message
+
+    # given: alice and bob talk; mallory has a socket
+    alice, _ = await make_user_with_token()
+    bob, bob_token = await make_user_with_token()
+    mallory, mallory_token = await make_user_with_token()
+    conversation = await open_conversation(alice, bob)
+    message = await send_message(alice, conversation, "secret")
+    bob_tab, _ = await open_socket(bob_token)
+    tab, _ = await open_socket(mallory_token)
+    # when: mallory tries each frame on it
+    frames = [
+        {"type": "message.send", "ref": "s", "conversation": conversation, "body": "hi", "client_id": client_id()},
+        {"type": "message.read", "ref": "r", "conversation": conversation, "message_id": message.pk},
+        {"type": "typing", "ref": "t", "conversation": conversation},
+    ]
+    for frame in frames:
+        await send(tab, frame)
+        reply = await receive_json(tab)
+        # then
+        assert reply == {"type": "error", "ref": frame["ref"], "code": "not_found", "detail": "No such conversation."}
+    assert await bob_tab.receive_nothing(timeout=0.3)
+    # and a replay from the start holds none of their events
+    await send(tab, {"type": "resume", "after": 0})
+    assert (await receive_json(tab))["type"] == "resumed"
+    await tab.disconnect()
+    await bob_tab.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_logged_out_token_opens_no_socket(ws_cleanup):
+    from asgiref.sync import sync_to_async
+
+    from tests.ws_helpers import communicator, make_user_with_token, receive_close
+
+    # given: a token, revoked by logout over REST
+    user, token = await make_user_with_token()
+
+    @sync_to_async
+    def logout():
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        return client.post("/api/auth/logout").status_code
+
+    assert await logout() == 204
+    # when
+    comm = communicator(token=token)
+    connected, _ = await comm.connect(timeout=3)
+    # then: accepted only to be told 4401
+    assert connected
+    assert await receive_close(comm) == 4401
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://evil.example",
+        "null",
+        "http://localhost.evil.example",
+        "http://evil.example/localhost",
+        "http://evil.example#@localhost",
+        "file://localhost",
+        "chrome-extension://localhost",
+        "",
+    ],
+)
+async def test_a_page_elsewhere_cannot_ride_the_victims_session_cookie(origin, ws_cleanup):
+    from asgiref.sync import sync_to_async
+
+    from tests.ws_helpers import communicator
+
+    # given: the victim's session cookie, sent by the browser from a page on another origin
+    @sync_to_async
+    def session_cookie():
+        client = Client()
+        client.force_login(UserFactory())
+        return client.cookies["sessionid"].value
+
+    cookie = await session_cookie()
+    comm = communicator(headers=[(b"origin", origin.encode()), (b"cookie", f"sessionid={cookie}".encode())])
+    # when
+    connected, code = await comm.connect(timeout=3)
+    # then: the handshake is refused outright
+    assert not connected and code == 1008
+
+
+# (c) Authentication: credentials at rest, sessions, CSRF, passwords, login errors
+
+
+def test_tokens_are_stored_as_sha256_digests_only():
+    # when
+    response = APIClient().post(
+        "/api/auth/register", {"username": "newbie", "email": "n@example.com", "password": PASSWORD}, format="json"
+    )
+    key = response.json()["token"]
+    # then
+    stored = ApiToken.objects.get(user__username="newbie")
+    assert stored.digest == hash_token(key) != key
+    assert not ApiToken.objects.filter(digest=key).exists()
+    assert User.objects.get(username="newbie").password.startswith(("argon2", "md5"))  # hashed, never the password
+
+
+def test_login_answers_the_same_for_an_unknown_name_a_wrong_password_and_a_deactivated_account():
+    UserFactory(username="alice")
+    UserFactory(username="gone", is_active=False)
+    client = APIClient()
+    answers = [
+        client.post("/api/auth/login", {"username": name, "password": password}, format="json")
+        for name, password in (("nobody", PASSWORD), ("alice", "wrong-password-1"), ("gone", PASSWORD))
+    ]
+    assert {r.status_code for r in answers} == {400}
+    assert [r.json() for r in answers] == [{"detail": "Wrong username or password.", "code": "invalid_credentials"}] * 3
+
+
+def test_login_rotates_the_session_so_a_planted_session_id_is_worthless():
+    # given: a session the attacker knows (an anonymous one, e.g. planted by a sibling domain)
+    UserFactory(username="alice")
+    browser = Client()
+    browser.get("/login")
+    session = browser.session
+    session["planted"] = True
+    session.save()
+    planted = session.session_key
+    browser.cookies["sessionid"] = planted
+    # when
+    response = browser.post(
+        "/api/auth/login", json.dumps({"username": "alice", "password": PASSWORD}), content_type="application/json"
+    )
+    # then: the victim's signed-in session has a new key; the planted one is not signed in
+    assert response.status_code == 200
+    assert browser.cookies["sessionid"].value != planted
+    attacker = Client()
+    attacker.cookies["sessionid"] = planted
+    assert attacker.get("/api/me").status_code in (401, 403)
+
+
+def test_session_writes_need_the_csrf_token_and_token_writes_do_not():
+    # given: a browser signed in with a session
+    alice = UserFactory(username="alice")
+    browser = Client(enforce_csrf_checks=True)
+    browser.get("/login")
+    browser.post("/api/auth/login", json.dumps({"username": "alice", "password": PASSWORD}), content_type="application/json")
+    body = json.dumps({"up_to": 1})
+    # when / then
+    assert browser.post("/api/notifications/read", body, content_type="application/json").status_code == 403
+    assert browser.post("/api/notifications/read", body, content_type="application/json", HTTP_X_CSRFTOKEN="forged" * 6).status_code == 403
+    assert browser.post("/api/auth/logout", content_type="application/json").status_code == 403
+    token = browser.cookies["csrftoken"].value
+    assert browser.post("/api/notifications/read", body, content_type="application/json", HTTP_X_CSRFTOKEN=token).status_code == 200
+    tokens = APIClient(enforce_csrf_checks=True)
+    tokens.credentials(HTTP_AUTHORIZATION=f"Token {raw_client(alice)._credentials['HTTP_AUTHORIZATION'].split()[1]}")
+    assert tokens.post("/api/notifications/read", {"up_to": 1}, format="json").status_code == 200
+
+
+def test_a_bad_token_is_not_rescued_by_a_session_cookie():
+    alice = UserFactory()
+    browser = APIClient()
+    browser.force_login(alice)
+    assert browser.get("/api/me").status_code == 200
+    assert browser.get("/api/me", HTTP_AUTHORIZATION="Token not-a-token").status_code == 401
+
+
+def test_logout_revokes_the_token_it_was_called_with():
+    alice = UserFactory()
+    client = raw_client(alice)
+    other = raw_client(alice)
+    assert client.post("/api/auth/logout").status_code == 204
+    assert client.get("/api/me").status_code == 401
+    assert other.get("/api/me").status_code == 200  # another device's token stays
+
+
+@pytest.mark.parametrize(
+    ("password", "why"),
+    [("short1!", "too short"), ("password123", "too common"), ("84736251948", "entirely numeric"), ("alice.wonder", "too similar")],
+)
+def test_registration_refuses_weak_passwords(password, why):
+    response = APIClient().post(
+        "/api/auth/register", {"username": "alice.wonder", "email": "a@example.com", "password": password}, format="json"
+    )
+    assert response.status_code == 400, why
+    assert "password" in response.json()["fields"]
+    assert not User.objects.filter(username="alice.wonder").exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("username", "x" * 65), ("username", "a b"), ("username", "<script>"), ("email", "x" * 250 + "@e.co"), ("password", "p" * 257)],
+)
+def test_registration_bounds_every_field(field, value):
+    body = {"username": "fine_name", "email": "fine@example.com", "password": PASSWORD, field: value}
+    response = raw_client().post("/api/auth/register", body, format="json")
+    assert response.status_code == 400
+    assert field in response.json()["fields"]
