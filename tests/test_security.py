@@ -765,3 +765,74 @@ def test_registration_bounds_every_field(field, value):
     response = raw_client().post("/api/auth/register", body, format="json")
     assert response.status_code == 400
     assert field in response.json()["fields"]
+
+
+# (e) Production settings
+
+
+PRODUCTION_SETTINGS = """
+import json
+from django.conf import settings
+print(json.dumps({
+    "debug": settings.DEBUG,
+    "session_secure": settings.SESSION_COOKIE_SECURE, "session_httponly": settings.SESSION_COOKIE_HTTPONLY,
+    "session_samesite": settings.SESSION_COOKIE_SAMESITE, "csrf_secure": settings.CSRF_COOKIE_SECURE,
+    "csrf_samesite": settings.CSRF_COOKIE_SAMESITE, "hsts": settings.SECURE_HSTS_SECONDS,
+    "hsts_subdomains": settings.SECURE_HSTS_INCLUDE_SUBDOMAINS, "ssl_redirect": settings.SECURE_SSL_REDIRECT,
+    "proxy_ssl": list(settings.SECURE_PROXY_SSL_HEADER or []), "nosniff": settings.SECURE_CONTENT_TYPE_NOSNIFF,
+    "frame": settings.X_FRAME_OPTIONS, "hosts": settings.ALLOWED_HOSTS, "renderers": settings.REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"],
+}))
+"""
+
+
+def run_settings(**env_vars):
+    import os
+    import subprocess
+    import sys
+
+    keep = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "HTTPS", "SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "ALLOWED_HOSTS")}
+    code = "import django; django.setup()\n" + PRODUCTION_SETTINGS
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=60,
+        env={**keep, "DJANGO_SETTINGS_MODULE": "realtime.settings", **env_vars},
+    )
+
+
+def test_production_cookies_are_secure_httponly_samesite_with_hsts():
+    from cryptography.fernet import Fernet
+
+    result = run_settings(DEBUG="0", SECRET_KEY="k" * 60, FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(), ALLOWED_HOSTS="instaclone.example")
+    config = json.loads(result.stdout)
+    assert config["debug"] is False
+    assert config["session_secure"] and config["session_httponly"] and config["session_samesite"] == "Lax"
+    assert config["csrf_secure"] and config["csrf_samesite"] == "Lax"
+    assert config["hsts"] >= 31536000 and config["hsts_subdomains"] and config["ssl_redirect"]
+    assert config["proxy_ssl"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+    assert config["nosniff"] and config["frame"] == "DENY"
+    assert config["hosts"] == ["instaclone.example"]
+    assert config["renderers"] == ["rest_framework.renderers.JSONRenderer"]  # no browsable API
+
+
+def test_with_debug_off_a_server_error_is_json_without_a_traceback(settings, monkeypatch):
+    # given: DEBUG off, and a selector that blows up
+    settings.DEBUG = False
+    import notifications.api
+
+    def explode(**kwargs):
+        raise RuntimeError("internal detail: /srv/secret/path")
+
+    monkeypatch.setattr(notifications.api.selectors, "notification_list_for_user", explode)
+    # when
+    response = raw_client(UserFactory()).get("/api/notifications")
+    # then
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Server error.", "code": "server_error"}
+    assert b"Traceback" not in response.content and b"secret" not in response.content
+
+
+def test_with_debug_off_an_unknown_page_is_a_plain_404(settings):
+    settings.DEBUG = False
+    response = Client().get("/no/such/page/../../etc")
+    assert response.status_code == 404
+    assert b"urlpatterns" not in response.content and b"Traceback" not in response.content
