@@ -383,6 +383,10 @@ def test_posts_feed_likes_comments_and_notifications(http, node):
     assert all(n["read"] is True for n in assert_page(http.get("/api/notifications", headers=alice.auth)))
     assert_error(http.post("/api/notifications/read", headers=alice.auth, json={}), 400, "invalid", {"up_to"})
     assert_error(http.post("/api/notifications/read", headers=alice.auth, json={"up_to": "x"}), 400, "invalid", {"up_to"})
+    # someone mentioned who is not the post's author gets `mention`
+    http.post(f"/api/posts/{post['id']}/comments", headers=carol.auth, json={"body": f"look @{bob.username}"})
+    bob_verbs = [(n["verb"], n["actor"]["username"]) for n in assert_page(http.get("/api/notifications", headers=bob.auth))]
+    assert bob_verbs == [("mention", carol.username)]
 
     # DELETE /api/posts/{id}: the author only
     assert_error(http.delete(f"/api/posts/{post['id']}", headers=bob.auth), 403)
@@ -743,6 +747,8 @@ def test_schema_docs_and_health(http):
     health = http.get("/healthz")
     assert health.status_code == 200
     assert health.json()["status"] == "ok"
+    metrics = http.get("/metrics")
+    assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
 
 
 def test_websocket_pushes_typing_feed_posts_notifications_and_presence(http, node):
