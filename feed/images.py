@@ -54,6 +54,10 @@ def _flatten_alpha(image: Image.Image) -> Image.Image:
 
 
 def _encode(image: Image.Image, icc_profile: bytes | None) -> ContentFile:
+    # Nothing of the upload's metadata rides along: Pillow copies `info` through convert
+    # and resize, and its JPEG writer would write `info["comment"]` (a COM segment, which
+    # can hold anything, an HTML page included) back out.
+    image.info = {}
     buffer = io.BytesIO()
     options = {"quality": JPEG_QUALITY, "optimize": True, "progressive": True}
     if icc_profile:

@@ -836,3 +836,107 @@ def test_with_debug_off_an_unknown_page_is_a_plain_404(settings):
     response = Client().get("/no/such/page/../../etc")
     assert response.status_code == 404
     assert b"urlpatterns" not in response.content and b"Traceback" not in response.content
+
+
+# (d) Uploads: whatever is sent, what is stored is a fresh JPEG
+
+
+def polyglot_jpeg() -> bytes:
+    """A valid JPEG whose comment segment holds an HTML page."""
+    from tests.factories import image_bytes
+
+    jpeg = image_bytes()
+    payload = b"<html><script>alert(document.cookie)</script></html>"
+    comment = b"\xff\xfe" + (len(payload) + 2).to_bytes(2, "big") + payload
+    return jpeg[:2] + comment + jpeg[2:]
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "content_type"),
+    [
+        ("x.svg", b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>", "image/svg+xml"),
+        ("x.html", b"<html><script>alert(1)</script></html>", "text/html"),
+        ("x.jpg", b"<html><script>alert(1)</script></html>", "image/jpeg"),
+    ],
+)
+def test_script_dressed_as_an_image_is_refused(name, data, content_type):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client = raw_client(UserFactory())
+    for path, method, field in (("/api/posts", "post", "image"), ("/api/me", "patch", "avatar")):
+        response = getattr(client, method)(path, {field: SimpleUploadedFile(name, data, content_type=content_type)}, format="multipart")
+        assert response.status_code == 400, response.content
+        assert field in response.json()["fields"]
+
+
+def test_a_polyglot_image_is_stored_re_encoded_without_its_payload(settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    # given
+    upload = SimpleUploadedFile("x.html", polyglot_jpeg(), content_type="text/html")
+    # when
+    post = raw_client(UserFactory()).post("/api/posts", {"image": upload}, format="multipart").json()
+    # then
+    stored = Post.objects.get(pk=post["id"])
+    for name in (stored.image.name, stored.thumbnail.name):
+        assert name.endswith(".jpg") and "x.html" not in name
+        assert b"<script>" not in (settings.MEDIA_ROOT / name).read_bytes()
+    assert post["image_url"].endswith(".jpg")
+
+
+# (b) Input bounds: ids, lists and query parameters
+
+
+@pytest.mark.parametrize("big", ["2147483648", str(2**63), "9" * 30])
+def test_ids_beyond_the_integer_range_are_404(big):
+    client = raw_client(UserFactory())
+    for method, path in (
+        ("get", f"/api/posts/{big}"),
+        ("delete", f"/api/posts/{big}"),
+        ("post", f"/api/posts/{big}/like"),
+        ("get", f"/api/posts/{big}/comments"),
+        ("delete", f"/api/comments/{big}"),
+        ("get", f"/api/conversations/{big}/messages"),
+    ):
+        response = getattr(client, method)(path)
+        assert response.status_code == 404, (method, path, response.content)
+    for body in ({"message_id": int(big)}, {"up_to": int(big)}):
+        response = client.post("/api/notifications/read", body, format="json")
+        assert response.status_code in (200, 400)
+
+
+def test_list_and_query_inputs_are_bounded():
+    client = raw_client(UserFactory())
+    assert client.post("/api/conversations", {"usernames": ["someone"] * 52}, format="json").status_code == 400
+    assert client.post("/api/conversations", {"usernames": ["x" * 31]}, format="json").status_code == 400
+    assert client.post("/api/conversations", {"usernames": [{"a": 1}]}, format="json").status_code == 400
+    assert client.get("/api/users", {"q": "a" * 31}).status_code == 400
+    assert client.get("/api/users", {"q": "%_"}).status_code == 400
+    assert client.get(f"/api/users/{'a' * 5000}").status_code == 404
+    assert client.post("/api/posts/1/comments", {"body": "x" * 2201}, format="json").status_code in (400, 404)
+    assert client.patch("/api/me", {"bio": "x" * 151}, format="json").status_code == 400
+    assert client.patch("/api/me", {"full_name": "x" * 101}, format="json").status_code == 400
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("after", ["-1", "abc", "1e3", "9" * 25, "%00"])
+async def test_a_bad_after_on_the_handshake_is_an_error_frame_and_the_socket_lives(after, ws_cleanup):
+    from tests.ws_helpers import make_user_with_token, open_socket, receive_json, send
+
+    _user, token = await make_user_with_token()
+    comm, _ = await open_socket(token, query=f"after={after}")
+    assert (await receive_json(comm))["code"] == "invalid"
+    await send(comm, {"type": "ping"})
+    assert await receive_json(comm) == {"type": "pong"}
+    await comm.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_oversized_query_string_authenticates_nobody(ws_cleanup):
+    from tests.ws_helpers import communicator, make_user_with_token, receive_close
+
+    _user, token = await make_user_with_token()
+    comm = communicator(query=f"token={token}&pad={'x' * 5000}")
+    connected, _ = await comm.connect(timeout=3)
+    assert connected
+    assert await receive_close(comm) == 4401
