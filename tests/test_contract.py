@@ -363,6 +363,7 @@ def test_posts_feed_likes_comments_and_notifications(http, node):
     assert http.delete(f"/api/comments/{longest.json()['id']}", headers=carol.auth).status_code == 204
     assert_error(http.delete(f"/api/comments/{longest.json()['id']}", headers=carol.auth), 404, "not_found")
     assert [c["id"] for c in assert_page(http.get(f"/api/posts/{post['id']}/comments", headers=bob.auth))] == [mention.json()["id"]]
+    assert http.get(f"/api/posts/{post['id']}", headers=bob.auth).json()["comment_count"] == 1
 
     # notifications: follow, like, comment, and one `comment` (not also `mention`) for the author
     notifications = assert_page(http.get("/api/notifications", headers=alice.auth))
@@ -397,6 +398,7 @@ def test_posts_feed_likes_comments_and_notifications(http, node):
     assert_error(http.get(f"/api/posts/{post['id']}/comments", headers=bob.auth), 404, "not_found")
     assert_error(http.delete(f"/api/comments/{mention.json()['id']}", headers=carol.auth), 404, "not_found")
     assert [p["id"] for p in assert_page(http.get("/api/feed", headers=bob.auth))] == [older["id"]]
+    assert http.get(f"/api/users/{alice.username}", headers=bob.auth).json()["post_count"] == 1
 
 
 def test_uploads_refuse_non_images_long_captions_and_oversized_files(http):
@@ -459,6 +461,8 @@ def test_conversations_and_messages(http):
     retried = http.post(f"/api/conversations/{cid}/messages", headers=alice.auth, json={"body": "hello", "client_id": client_id})
     assert retried.status_code == 200
     assert retried.json() == sent.json()
+    edited_retry = http.post(f"/api/conversations/{cid}/messages", headers=alice.auth, json={"body": "changed", "client_id": client_id})
+    assert edited_retry.status_code == 200 and edited_retry.json() == sent.json()
     longest = http.post(f"/api/conversations/{cid}/messages", headers=alice.auth, json={"body": "m" * 4000, "client_id": str(uuid.uuid4())})
     assert longest.status_code == 201
 
@@ -502,6 +506,13 @@ def test_conversations_and_messages(http):
     assert_error(http.post("/api/conversations", headers=alice.auth, json={"usernames": [alice.username]}), 400, "invalid", {"usernames"})
     assert_error(http.post("/api/conversations", headers=alice.auth, json={"usernames": ["no_such_user_x"]}), 400, "invalid", {"usernames"})
     assert_error(http.post("/api/conversations", headers=alice.auth, json={}), 400, "invalid", {"usernames"})
+
+    # newest activity first: a message moves its conversation to the top
+    assert [c["id"] for c in assert_page(http.get("/api/conversations", headers=bob.auth))] == [other["id"], cid]
+    latest = http.post(messages_url, headers=alice.auth, json={"body": "bump", "client_id": str(uuid.uuid4())}).json()
+    bob_list = assert_page(http.get("/api/conversations", headers=bob.auth))
+    assert [c["id"] for c in bob_list] == [cid, other["id"]]
+    assert bob_list[0]["last_message"] == latest and bob_list[0]["unread_count"] == 1
 
 
 def test_a_client_id_reused_in_another_conversation_is_a_conflict(http):
