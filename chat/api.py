@@ -26,6 +26,10 @@ class ConversationListCreateApi(APIView):
     existing 1:1 conversation)."""
 
     pagination_class = ConversationPagination
+    # Opening conversations counts against the message scope: each open may add up to 51
+    # rows and reaches people who never asked, so it is throttled like a send.
+    throttle_classes = [*api_settings.DEFAULT_THROTTLE_CLASSES, ScopedThrottle]
+    throttle_scope = "message"
 
     class ConversationOpenInputSerializer(serializers.Serializer):
         usernames = serializers.ListField(

@@ -11,7 +11,7 @@ from notifications.serializers import notification_payload
 from realtime import events
 
 MENTION_RE = re.compile(r"(?<![A-Za-z0-9_.])@([A-Za-z0-9_.]{3,30})")
-# A like withdrawn and given again within this window does not notify twice.
+# A like or follow withdrawn and given again within this window does not notify twice.
 RENOTIFY_AFTER = timedelta(hours=1)
 
 
@@ -35,10 +35,11 @@ def mentioned_users(text: str) -> list[User]:
 def notification_create(*, recipient: User, actor: User, verb: str, post=None, comment=None) -> Notification | None:
     """Creates a notification and its durable `notification.new` event, in the caller's
     transaction. Nobody is notified of their own act, nor by someone either of them blocked.
-    A repeated like within RENOTIFY_AFTER notifies once."""
+    A repeated like or follow within RENOTIFY_AFTER notifies once (so an unlike/like or
+    unfollow/follow loop cannot flood someone's notifications)."""
     if recipient.pk == actor.pk or block_exists(recipient.pk, actor.pk):
         return None
-    if verb == Notification.Verb.LIKE and Notification.objects.filter(
+    if verb in (Notification.Verb.LIKE, Notification.Verb.FOLLOW) and Notification.objects.filter(
         recipient=recipient, actor=actor, verb=verb, post=post, created_at__gte=timezone.now() - RENOTIFY_AFTER
     ).exists():
         return None

@@ -940,3 +940,31 @@ async def test_an_oversized_query_string_authenticates_nobody(ws_cleanup):
     connected, _ = await comm.connect(timeout=3)
     assert connected
     assert await receive_close(comm) == 4401
+
+
+def test_an_unfollow_follow_loop_does_not_flood_the_targets_notifications():
+    # given
+    alice, bob = UserFactory(), UserFactory()
+    client = raw_client(alice)
+    # when
+    for _ in range(5):
+        assert client.post(f"/api/users/{bob.username}/follow").status_code == 201
+        assert client.delete(f"/api/users/{bob.username}/follow").status_code == 200
+    # then
+    assert Notification.objects.filter(recipient=bob, verb="follow").count() == 1
+
+
+def test_opening_conversations_is_throttled_like_sending(monkeypatch):
+    # given: 2 message-scope writes a minute
+    monkeypatch.setattr(ScopedThrottle, "THROTTLE_RATES", {**ScopedThrottle.THROTTLE_RATES, "message": "2/min"})
+    alice = UserFactory()
+    people = [UserFactory() for _ in range(3)]
+    client = raw_client(alice)
+    # when
+    codes = [
+        client.post("/api/conversations", {"usernames": [p.username for p in people]}, format="json").status_code
+        for _ in range(3)
+    ]
+    # then: group opens stop at the rate; listing is not counted
+    assert codes == [201, 201, 429]
+    assert client.get("/api/conversations").status_code == 200
