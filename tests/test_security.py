@@ -968,3 +968,21 @@ def test_opening_conversations_is_throttled_like_sending(monkeypatch):
     # then: group opens stop at the rate; listing is not counted
     assert codes == [201, 201, 429]
     assert client.get("/api/conversations").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "target", ["//evil.example", "https://evil.example/", "/\\evil.example", "\\\\evil.example", "javascript:alert(1)", "/%0d%0aSet-Cookie:x=1"]
+)
+def test_login_next_never_leaves_the_site(target):
+    # given: a signed-in person following a crafted login link
+    browser = Client()
+    browser.force_login(UserFactory())
+    # when
+    response = browser.get("/login", {"next": target})
+    # then
+    assert response.status_code == 302
+    location = response["Location"]
+    assert location.startswith("/") and not location.startswith(("//", "/\\")) and "\n" not in location
+    # and the page handed to an anonymous visitor carries only a safe target
+    page = Client().get("/login", {"next": target}).content.decode()
+    assert 'data-next="/"' in page or "evil" not in page
