@@ -1,5 +1,8 @@
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+# The image is production: it refuses to start without SECRET_KEY and FIELD_ENCRYPTION_KEYS
+# instead of falling back to DEBUG with a development key derived from its path.
+ENV DEBUG=0
 WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt

@@ -986,3 +986,9 @@ def test_login_next_never_leaves_the_site(target):
     # and the page handed to an anonymous visitor carries only a safe target
     page = Client().get("/login", {"next": target}).content.decode()
     assert 'data-next="/"' in page or "evil" not in page
+
+
+def test_the_docker_image_defaults_to_production_mode():
+    dockerfile = (Path(settings.BASE_DIR) / "Dockerfile").read_text()
+    assert "ENV DEBUG=0" in dockerfile
+    assert dockerfile.index("ENV DEBUG=0") < dockerfile.index("CMD")
