@@ -2,6 +2,7 @@
 
 from django.contrib.auth import authenticate, login, logout
 from django.middleware.csrf import get_token
+from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -37,6 +38,12 @@ class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "apiKey", "in": "header", "name": "Authorization", "description": "`Token <key>`"}
+
+
+class SessionAuthenticationScheme(SessionScheme):
+    """Documents the session cookie (`cookieAuth`) for our SessionAuthentication."""
+
+    target_class = "accounts.auth.SessionAuthentication"
 
 
 class InvalidCredentials(exceptions.APIException):

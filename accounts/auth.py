@@ -36,3 +36,20 @@ class TokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return self.keyword
+
+
+class CsrfFailed(exceptions.PermissionDenied):
+    default_detail = _("CSRF check failed: send the X-CSRFToken header with the csrftoken cookie's value.")
+    default_code = "csrf_failed"
+
+
+class SessionAuthentication(authentication.SessionAuthentication):
+    """The session cookie (browser). A write without a valid `X-CSRFToken` is a 403 with code
+    `csrf_failed`, as outside DRF (realtime.errors.csrf_failure), so a client can tell it
+    from `permission_denied` (not yours)."""
+
+    def enforce_csrf(self, request):
+        try:
+            super().enforce_csrf(request)
+        except exceptions.PermissionDenied as exc:
+            raise CsrfFailed(str(exc.detail)) from exc

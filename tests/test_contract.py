@@ -175,7 +175,8 @@ def test_register_and_login_return_user_and_token_and_open_a_session(http, node)
         assert http.get("/api/me", headers={"Authorization": f"Token {login.json()['token']}"}).status_code == 200
 
         # A session write without X-CSRFToken is refused with a JSON 403; with it, it passes.
-        assert_error(browser.patch("/api/me", json={"bio": "no csrf"}), 403)
+        assert_error(browser.patch("/api/me", json={"bio": "no csrf"}), 403, "csrf_failed")
+        assert_error(browser.patch("/api/me", json={"bio": "bad csrf"}, headers={"X-CSRFToken": "x" * 32}), 403, "csrf_failed")
         patched = browser.patch("/api/me", json={"bio": "with csrf"}, headers={"X-CSRFToken": browser.cookies["csrftoken"]})
         assert patched.status_code == 200, patched.text
         assert patched.json()["bio"] == "with csrf"
@@ -183,7 +184,7 @@ def test_register_and_login_return_user_and_token_and_open_a_session(http, node)
         assert browser.get("/api/me").json()["bio"] == "with csrf"
 
         # Logout ends the session.
-        assert_error(browser.post("/api/auth/logout"), 403)
+        assert_error(browser.post("/api/auth/logout"), 403, "csrf_failed")
         logout = browser.post("/api/auth/logout", headers={"X-CSRFToken": browser.cookies["csrftoken"]})
         assert logout.status_code == 204
         assert browser.get("/api/me").status_code in (401, 403)
