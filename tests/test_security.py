@@ -992,3 +992,12 @@ def test_the_docker_image_defaults_to_production_mode():
     dockerfile = (Path(settings.BASE_DIR) / "Dockerfile").read_text()
     assert "ENV DEBUG=0" in dockerfile
     assert dockerfile.index("ENV DEBUG=0") < dockerfile.index("CMD")
+
+
+def test_the_load_balancer_does_not_log_socket_tokens():
+    conf = (Path(settings.BASE_DIR) / "deploy" / "nginx.conf").read_text()
+    socket = conf[conf.index("location /ws/") :]
+    socket = socket[: socket.index("}")]
+    assert "access_log /var/log/nginx/access.log no_query;" in socket
+    log_format = next(line for line in conf.splitlines() if line.startswith("log_format no_query"))
+    assert "$request " not in log_format and "$args" not in log_format and "$request_uri" not in log_format
