@@ -2,12 +2,14 @@
 read our code: one real daphne node, plain httpx and websockets, exact key sets and status
 codes, and bad input everywhere answered with a JSON 4xx."""
 
+import io
 import json
 import os
 import uuid
 
 import httpx
 import pytest
+from PIL import Image
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 
@@ -140,6 +142,12 @@ def assert_error(response: httpx.Response, status: int, code: str | None = None,
     if fields is not None:
         assert set(body["fields"]) == fields, body
     return body
+
+
+def megapixels_png(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("1", (width, height)).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def create_post(http: httpx.Client, account: Account, caption: str = "sunset") -> dict:
@@ -423,6 +431,8 @@ def test_uploads_refuse_non_images_long_captions_and_oversized_files(http):
     huge = b"\0" * (12 * 1024 * 1024)
     assert_error(http.post("/api/posts", headers=alice.auth, files={"image": ("huge.jpg", huge, "image/jpeg")}), 413, "too_large")
     assert_error(http.patch("/api/me", headers=alice.auth, files={"avatar": ("big.jpg", big, "image/jpeg")}), 413, "too_large")
+    # 42 megapixels in a few kilobytes: refused from the header, before decoding
+    assert_error(http.post("/api/posts", headers=alice.auth, files={"image": ("wide.png", megapixels_png(7000, 6000), "image/png")}), 413, "too_large")
     assert_error(http.patch("/api/me", headers=alice.auth, files={"avatar": ("a.txt", b"text", "text/plain")}), 400, "invalid", {"avatar"})
     caption = "c" * 2200
     exact = http.post("/api/posts", headers=alice.auth, data={"caption": caption}, files={"image": ("a.png", image_bytes("PNG"), "image/png")})
