@@ -1,6 +1,6 @@
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from accounts.models import Follow, User
+from accounts.models import Block, Follow, User
 from feed.models import Comment, Like, Post
 
 
@@ -13,9 +13,19 @@ def _with_viewer(posts: QuerySet[Post], viewer: User) -> QuerySet[Post]:
 
 def feed_for_user(*, viewer: User) -> QuerySet[Post]:
     """The home feed: posts by the people the viewer follows and by the viewer, to be
-    ordered newest first by the paginator. One query per page, whatever its size."""
+    ordered newest first by the paginator. One query per page, whatever its size.
+
+    A block either way takes the author out of the feed, as it does from live `feed.post`
+    pushes (a follow from before the block may still exist)."""
     followed = Follow.objects.filter(follower_id=viewer.pk).values("followee_id")
-    return _with_viewer(Post.objects.filter(Q(author_id=viewer.pk) | Q(author_id__in=followed)), viewer)
+    blocked = Block.objects.filter(blocker_id=viewer.pk).values("blocked_id")
+    blocking = Block.objects.filter(blocked_id=viewer.pk).values("blocker_id")
+    posts = (
+        Post.objects.filter(Q(author_id=viewer.pk) | Q(author_id__in=followed))
+        .exclude(author_id__in=blocked)
+        .exclude(author_id__in=blocking)
+    )
+    return _with_viewer(posts, viewer)
 
 
 def post_list_by_author(*, author: User, viewer: User) -> QuerySet[Post]:

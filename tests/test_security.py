@@ -1001,3 +1001,20 @@ def test_the_load_balancer_does_not_log_socket_tokens():
     assert "access_log /var/log/nginx/access.log no_query;" in socket
     log_format = next(line for line in conf.splitlines() if line.startswith("log_format no_query"))
     assert "$request " not in log_format and "$args" not in log_format and "$request_uri" not in log_format
+
+
+@pytest.mark.parametrize("blocker", ["author", "reader"])
+def test_a_block_either_way_takes_the_author_out_of_the_feed(blocker):
+    # given: bob followed alice before a block between them
+    alice, bob = UserFactory(), UserFactory()
+    assert raw_client(bob).post(f"/api/users/{alice.username}/follow").status_code == 201
+    post = raw_client(alice).post("/api/posts", {"image": image_upload()}, format="multipart").json()
+    assert [p["id"] for p in raw_client(bob).get("/api/feed").json()["results"]] == [post["id"]]
+    # when
+    if blocker == "author":
+        Block.objects.create(blocker=alice, blocked=bob)
+    else:
+        Block.objects.create(blocker=bob, blocked=alice)
+    # then
+    assert raw_client(bob).get("/api/feed").json()["results"] == []
+    assert [p["id"] for p in raw_client(alice).get("/api/feed").json()["results"]] == [post["id"]]
