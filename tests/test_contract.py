@@ -10,7 +10,7 @@ import uuid
 import httpx
 import pytest
 from PIL import Image
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
 from tests.factories import image_bytes
@@ -834,3 +834,25 @@ def test_logout_closes_the_sockets_opened_with_that_token(http, node):
             while True:
                 socket.recv(timeout=10)
         assert closed.value.rcvd.code == 4401
+
+
+def test_websocket_session_cookie_needs_a_same_site_origin(http, node):
+    # given: a browser session
+    account = register(http)
+    with httpx.Client(base_url=node.http, timeout=30) as browser:
+        assert browser.post("/api/auth/login", json={"username": account.username, "password": PASSWORD}).status_code == 200
+        cookie = {"Cookie": f"sessionid={browser.cookies['sessionid']}"}
+    # a page of this site: the cookie is enough
+    with ws_connect(node.ws, additional_headers=cookie, origin=f"http://127.0.0.1:{node.port}") as socket:
+        hello = recv(socket)
+        assert hello["type"] == "hello" and hello["user"]["id"] == account.id
+    # no Origin (not a browser): a cookie alone is not enough
+    with ws_connect(node.ws, additional_headers=cookie) as socket:
+        with pytest.raises(ConnectionClosed) as closed:
+            socket.recv(timeout=10)
+        assert closed.value.rcvd.code == 4401
+    # another site's page: refused at the handshake, whatever it carries
+    for headers in (cookie, account.auth):
+        with pytest.raises(InvalidStatus) as refused:
+            ws_connect(node.ws, additional_headers=headers, origin="https://evil.example")
+        assert refused.value.response.status_code == 403
