@@ -36,6 +36,9 @@ if not SECRET_KEY:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = "dev-insecure-" + hashlib.sha256(str(BASE_DIR).encode()).hexdigest()
     warnings.warn("SECRET_KEY is not set: using a development key.", stacklevel=1)
+elif not DEBUG and (len(SECRET_KEY) < 32 or len(set(SECRET_KEY)) < 8):
+    # It signs sessions and CSRF tokens: a guessable one ("changeme") is as bad as none.
+    raise ImproperlyConfigured("SECRET_KEY is too weak: use at least 32 random characters.")
 
 _raw_field_keys = env_list("FIELD_ENCRYPTION_KEYS", "")
 if not _raw_field_keys:
@@ -45,6 +48,14 @@ if not _raw_field_keys:
         base64.urlsafe_b64encode(hashlib.sha256(("field:" + SECRET_KEY).encode()).digest()).decode()
     ]
     warnings.warn("FIELD_ENCRYPTION_KEYS is not set: using a key derived from SECRET_KEY.", stacklevel=1)
+for _key in _raw_field_keys:
+    # A malformed key would otherwise surface as a 500 on the first message sent.
+    try:
+        import cryptography.fernet
+
+        cryptography.fernet.Fernet(_key.encode())
+    except (ValueError, TypeError):
+        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS: each key must be a url-safe base64 32-byte Fernet key.")
 FIELD_ENCRYPTION_KEYS = _raw_field_keys
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")

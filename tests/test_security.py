@@ -801,7 +801,7 @@ def run_settings(**env_vars):
 def test_production_cookies_are_secure_httponly_samesite_with_hsts():
     from cryptography.fernet import Fernet
 
-    result = run_settings(DEBUG="0", SECRET_KEY="k" * 60, FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(), ALLOWED_HOSTS="instaclone.example")
+    result = run_settings(DEBUG="0", SECRET_KEY="k3y-" + Fernet.generate_key().decode(), FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(), ALLOWED_HOSTS="instaclone.example")
     config = json.loads(result.stdout)
     assert config["debug"] is False
     assert config["session_secure"] and config["session_httponly"] and config["session_samesite"] == "Lax"
@@ -1018,3 +1018,21 @@ def test_a_block_either_way_takes_the_author_out_of_the_feed(blocker):
     # then
     assert raw_client(bob).get("/api/feed").json()["results"] == []
     assert [p["id"] for p in raw_client(alice).get("/api/feed").json()["results"]] == [post["id"]]
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SECRET_KEY": "changeme"}, "SECRET_KEY is too weak"),
+        ({"SECRET_KEY": "a" * 64}, "SECRET_KEY is too weak"),
+        ({"FIELD_ENCRYPTION_KEYS": "not-a-fernet-key"}, "FIELD_ENCRYPTION_KEYS"),
+        ({"SECRET_KEY": ""}, "SECRET_KEY must be set"),
+    ],
+)
+def test_production_refuses_weak_or_malformed_secrets(env, message):
+    from cryptography.fernet import Fernet
+
+    base = {"DEBUG": "0", "SECRET_KEY": "k3y-" + Fernet.generate_key().decode(), "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode()}
+    result = run_settings(**{**base, **env})
+    assert result.returncode != 0
+    assert message in result.stderr
