@@ -586,7 +586,10 @@ class GatewayConsumer(AsyncWebsocketConsumer):
     def _message_send(self, conversation: int, body: str, client_id: str) -> dict:
         from chat.serializers import message_payload
         from chat.services import message_send
+        from realtime.throttling import throttle_user_write
 
+        # The REST send's throttle scope, shared: a socket is no way around it.
+        throttle_user_write(user=self.user, scope="message")
         message, _created = message_send(sender=self.user, conversation_id=conversation, body=body, client_id=client_id)
         return message_payload(message)
 

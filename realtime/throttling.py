@@ -53,3 +53,16 @@ def throttle_posts(view, *, scope: str):
         return view(request, *args, **kwargs)
 
     return wrapped
+
+
+def throttle_user_write(*, user, scope: str) -> None:
+    """Counts one write of `user` against a throttle scope outside DRF (the websocket's
+    `message.send`), sharing the bucket of the REST views; raises Throttled over the rate."""
+    from types import SimpleNamespace
+
+    from rest_framework.exceptions import Throttled
+
+    throttle = ScopedThrottle()
+    request = SimpleNamespace(user=user, method="POST", META={})
+    if not throttle.allow_request(request, SimpleNamespace(throttle_scope=scope)):
+        raise Throttled(wait=throttle.wait())

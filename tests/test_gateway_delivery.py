@@ -383,6 +383,7 @@ async def test_embedded_mode_on_the_in_memory_layer_delivers_the_same(settings):
     bob_tab, _ = await open_socket(bob_token)
     # when: a socket send, a REST send, and a lost publish
     await send(alice_tab, {"type": "message.send", "ref": "e1", "conversation": conversation, "body": "one", "client_id": "emb-1"})
+    await receive_until(alice_tab, lambda frame: frame["type"] == "ack")  # "one" is in before "two"
     await rest_send(bob_token, conversation, "two")
     await append_event(bob.pk, {"n": 3}, publish=False)
     await rest_send(alice_token, conversation, "four")

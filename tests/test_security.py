@@ -1036,3 +1036,37 @@ def test_production_refuses_weak_or_malformed_secrets(env, message):
     result = run_settings(**{**base, **env})
     assert result.returncode != 0
     assert message in result.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_socket_sends_share_the_message_throttle_with_rest(monkeypatch, ws_cleanup):
+    from asgiref.sync import sync_to_async
+
+    from tests.ws_helpers import make_user_with_token, open_conversation, open_socket, receive_json, send
+
+    # given: 3 sends a minute; one already spent over REST
+    monkeypatch.setattr(ScopedThrottle, "THROTTLE_RATES", {**ScopedThrottle.THROTTLE_RATES, "message": "3/min"})
+    alice, token = await make_user_with_token()
+    bob, _ = await make_user_with_token()
+    conversation = await open_conversation(alice, bob)
+
+    @sync_to_async
+    def rest_send():
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        return client.post(f"/api/conversations/{conversation}/messages", {"body": "rest", "client_id": client_id()}, format="json").status_code
+
+    assert await rest_send() == 201
+    tab, _ = await open_socket(token)
+    # when: the socket sends three more
+    replies = []
+    for n in range(3):
+        await send(tab, {"type": "message.send", "ref": f"r{n}", "conversation": conversation, "body": "ws", "client_id": client_id()})
+        replies.append(await receive_json(tab, skip=("presence", "event")))
+    # then: two pass, the third is throttled and the socket lives
+    assert [r["type"] for r in replies] == ["ack", "ack", "error"]
+    assert replies[2]["code"] == "throttled"
+    assert await sync_to_async(Message.objects.count)() == 3
+    await send(tab, {"type": "ping"})
+    assert await receive_json(tab, skip=("presence", "event")) == {"type": "pong"}
+    await tab.disconnect()
