@@ -1070,3 +1070,33 @@ async def test_socket_sends_share_the_message_throttle_with_rest(monkeypatch, ws
     await send(tab, {"type": "ping"})
     assert await receive_json(tab, skip=("presence", "event")) == {"type": "pong"}
     await tab.disconnect()
+
+
+def test_the_frontend_never_turns_data_into_markup_or_code():
+    # User data reaches the page through text nodes and attributes set one by one (util.js `h`).
+    sinks = ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "srcdoc", "javascript:")
+    scripts = list((Path(settings.BASE_DIR) / "frontend" / "static" / "frontend").rglob("*.js"))
+    assert len(scripts) > 5
+    for script in scripts:
+        text = script.read_text()
+        for sink in sinks:
+            assert sink not in text or f"never through {sink}" in text, f"{script.name} uses {sink}"
+    # and the templates autoescape everything they print
+    for template in (Path(settings.BASE_DIR) / "frontend" / "templates" / "frontend").glob("*.html"):
+        text = template.read_text()
+        assert "|safe" not in text and "autoescape off" not in text, template.name
+
+
+def test_markup_in_user_fields_comes_back_as_data_and_pages_escape_it():
+    # given: a profile and a conversation title full of markup
+    evil = UserFactory(username="evil_one", full_name='"><img src=x onerror=alert(1)>')
+    alice = UserFactory()
+    conversation = direct_conversation(alice, evil)
+    page = Client()
+    page.force_login(alice)
+    # when
+    html = page.get(f"/inbox/{conversation}").content.decode() + page.get("/search", {"q": '"><script>x</script>'}).content.decode()
+    profile = raw_client(alice).get("/api/users/evil_one").json()
+    # then: the API returns the text as text, and no page prints it unescaped
+    assert profile["full_name"] == '"><img src=x onerror=alert(1)>'
+    assert "<img src=x" not in html and "<script>x</script>" not in html
