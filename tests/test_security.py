@@ -1100,3 +1100,14 @@ def test_markup_in_user_fields_comes_back_as_data_and_pages_escape_it():
     # then: the API returns the text as text, and no page prints it unescaped
     assert profile["full_name"] == '"><img src=x onerror=alert(1)>'
     assert "<img src=x" not in html and "<script>x</script>" not in html
+
+
+def test_the_api_docs_page_loads_no_script_from_another_origin():
+    import re
+
+    page = Client().get("/api/docs/")
+    assert page.status_code == 200
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.content.decode())
+    assert sources and all(src.startswith(("/", "#")) for src in sources), sources
+    asset = next(src for src in sources if src.endswith("swagger-ui-bundle.js"))
+    assert Client().get(asset).status_code == 200
