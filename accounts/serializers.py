@@ -2,14 +2,22 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import User
+from realtime.wire import FastRepresentation
 
 
 def avatar_url(user: User) -> str | None:
     return user.avatar.url if user.avatar else None
 
 
-class UserBriefSerializer(serializers.ModelSerializer):
+def user_brief(user: User) -> dict:
     """A user inside another object: `{id, username, full_name, avatar_url}`."""
+    return {"id": user.pk, "username": user.username, "full_name": user.full_name, "avatar_url": avatar_url(user)}
+
+
+class UserBriefSerializer(FastRepresentation, serializers.ModelSerializer):
+    """A user inside another object: `{id, username, full_name, avatar_url}`."""
+
+    represent = user_brief  # the output; the fields below describe it
 
     avatar_url = serializers.SerializerMethodField()
 
@@ -20,10 +28,6 @@ class UserBriefSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_avatar_url(self, user: User) -> str | None:
         return avatar_url(user)
-
-
-def user_brief(user: User) -> dict:
-    return UserBriefSerializer(user).data
 
 
 class ProfileSerializer(serializers.ModelSerializer):

@@ -17,6 +17,7 @@ relaying one live event, with Channels' stock `dispatch` (a thread hop to
 import argparse
 import asyncio
 import json
+import secrets
 import statistics
 import sys
 import time
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import httpx
 import websockets
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -64,7 +66,7 @@ async def receiver(url: str, token: str, expected: int, sent_at: dict, latencies
         return len(ids)
 
 
-async def sender(url: str, token: str, conversation_id: int, count: int, window: int, sent_at: dict):
+async def sender(url: str, token: str, conversation_id: int, count: int, window: int, sent_at: dict, acks: list):
     async with websockets.connect(url, additional_headers={"Authorization": f"Token {token}"}, max_size=None) as ws:
         json.loads(await ws.recv())
         in_flight = 0
@@ -79,6 +81,7 @@ async def sender(url: str, token: str, conversation_id: int, count: int, window:
                 in_flight += 1
             frame = json.loads(await asyncio.wait_for(ws.recv(), 60))
             if frame["type"] == "ack":
+                acks.append(time.perf_counter() - sent_at[frame["data"]["client_id"]])
                 acked += 1
                 in_flight -= 1
             elif frame["type"] == "error":
@@ -90,6 +93,7 @@ async def bench(ws_urls: list[str], http_urls: list[str], pairs: int, messages: 
     conversations = [conversation(http_urls[0], a, b) for a, b in users]
     sent_at: dict = {}
     latencies: list = []
+    acks: list = []
     readies = [asyncio.Event() for _ in range(pairs)]
     receivers = [
         asyncio.create_task(receiver(ws_urls[(i + 1) % len(ws_urls)], b["token"], messages, sent_at, latencies, readies[i]))
@@ -98,18 +102,31 @@ async def bench(ws_urls: list[str], http_urls: list[str], pairs: int, messages: 
     await asyncio.gather(*(r.wait() for r in readies))
     started = time.perf_counter()
     await asyncio.gather(
-        *(sender(ws_urls[i % len(ws_urls)], a["token"], conversations[i], messages, window, sent_at) for i, (a, _b) in enumerate(users))
+        *(sender(ws_urls[i % len(ws_urls)], a["token"], conversations[i], messages, window, sent_at, acks) for i, (a, _b) in enumerate(users))
     )
     delivered = sum(await asyncio.gather(*receivers))
     elapsed = time.perf_counter() - started
     latencies.sort()
+    acks.sort()
     return {
+        "ack_p50_ms": 1000 * statistics.median(acks),
         "delivered": delivered,
         "seconds": elapsed,
         "per_second": delivered / elapsed,
         "p50_ms": 1000 * statistics.median(latencies),
         "p95_ms": 1000 * latencies[int(len(latencies) * 0.95) - 1],
     }
+
+
+def node_counters(base: str) -> dict:
+    """How the node delivered durable events: live, from the log to fill a gap, or by its check."""
+    text = httpx.get(f"{base}/metrics", timeout=10).text
+    counters = {}
+    for line in text.splitlines():
+        if line.startswith(("instaclone_ws_events_out_total{", "instaclone_ws_gaps_filled_total ")):
+            name, value = line.rsplit(" ", 1)
+            counters[name.replace("instaclone_ws_", "")] = float(value)
+    return counters
 
 
 def dispatch_cost(count: int) -> dict:
@@ -166,13 +183,18 @@ def main(argv=None) -> int:
         if args.url:
             http_urls = args.url
         else:
-            env = server_env(CHANNEL_PREFIX=f"bench-{uuid.uuid4().hex[:8]}", THROTTLE_RATES="anon=off,user=off,register=off,message=off")
+            # Production mode (DEBUG off: no query log), plain HTTP on loopback.
+            env = server_env(
+                CHANNEL_PREFIX=f"bench-{uuid.uuid4().hex[:8]}", THROTTLE_RATES="anon=off,user=off,register=off,message=off",
+                DEBUG="0", HTTPS="0", SECRET_KEY=secrets.token_urlsafe(50), FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+            )
             database = Database(prefix="instaclone_bench").migrate(env)
             env["DATABASE_URL"] = database.url
             nodes = [Node(env).start() for _ in range(args.nodes)]
             http_urls = [n.http for n in nodes]
         ws_urls = [u.replace("http", "ws", 1).rstrip("/") + "/ws/" for u in http_urls]
         result = asyncio.run(bench(ws_urls, http_urls, args.pairs, args.messages, args.window))
+        result["metrics"] = {url: node_counters(url) for url in http_urls}
     finally:
         for node in nodes:
             node.kill()
@@ -181,8 +203,10 @@ def main(argv=None) -> int:
     print(f"websocket DMs: {args.pairs} pairs x {args.messages} messages over {len(http_urls)} node(s), window {args.window}")
     print(
         f"delivered {result['delivered']} in {result['seconds']:.2f} s = {result['per_second']:.0f} DMs/s; "
-        f"latency p50 {result['p50_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms"
+        f"latency p50 {result['p50_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms (send to ack p50 {result['ack_p50_ms']:.1f} ms)"
     )
+    for name, counters in result.get("metrics", {}).items():
+        print(f"{name}: " + ", ".join(f"{k} {v:.0f}" for k, v in counters.items()))
     return 0
 
 

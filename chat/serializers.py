@@ -6,22 +6,33 @@ from rest_framework import serializers
 from accounts.models import User
 from accounts.serializers import UserBriefSerializer, user_brief
 from chat.models import Conversation, Message
+from realtime.wire import FastRepresentation, iso_time
 
 
-class MessageSerializer(serializers.ModelSerializer):
+def message_payload(message: Message) -> dict:
+    """message: `{id, conversation, sender, body, client_id, created_at}`; also the `data`
+    of a `message.new` event. `message.sender` should be loaded already."""
+    return {
+        "id": message.pk,
+        "conversation": message.conversation_id,
+        "sender": user_brief(message.sender),
+        "body": message.body,
+        "client_id": message.client_id,
+        "created_at": iso_time(message.created_at),
+    }
+
+
+class MessageSerializer(FastRepresentation, serializers.ModelSerializer):
     """message: `{id, conversation, sender, body, client_id, created_at}`; also the
     `data` of a `message.new` event."""
 
+    represent = message_payload  # the output; the fields below describe it
     conversation = serializers.IntegerField(source="conversation_id")
     sender = UserBriefSerializer()
 
     class Meta:
         model = Message
         fields = ["id", "conversation", "sender", "body", "client_id", "created_at"]
-
-
-def message_payload(message: Message) -> dict:
-    return dict(MessageSerializer(message).data)
 
 
 class ReadPayload(TypedDict):

@@ -78,7 +78,8 @@ def db_executor() -> ThreadPoolExecutor:
     """The gateway's database threads. Channels' default (`thread_sensitive`) runs every
     socket's ORM work of a process in ONE thread, so one slow commit stalls all sockets; a
     small pool lets sockets commit side by side. Each thread keeps its own connection, so
-    a node holds at most WS_DB_THREADS of them for its sockets."""
+    a node holds at most WS_DB_THREADS of them for its sockets. Keep it small: the threads
+    share the GIL with the event loop (see the setting)."""
     global _executor
     with _executor_lock:
         if _executor is None:

@@ -290,8 +290,10 @@ EVENT_RETENTION_DAYS = int(os.environ.get("EVENT_RETENTION_DAYS", "30"))
 WS_MAX_FRAME_BYTES = 64 * 1024
 WS_RATE_BURST = int(os.environ.get("WS_RATE_BURST", "300"))
 WS_RATE_PER_SECOND = float(os.environ.get("WS_RATE_PER_SECOND", "30"))
-# Threads for the gateway's database work (each holds one connection); 1 on SQLite.
-WS_DB_THREADS = int(os.environ.get("WS_DB_THREADS", "8"))
+# Threads for the gateway's database work (each holds one connection); 1 on SQLite. Two,
+# by measurement (bench/ws_throughput.py): a node is CPU-bound on one core, and more threads
+# running ORM code starve the event loop of the GIL, so live pushes queue for seconds.
+WS_DB_THREADS = int(os.environ.get("WS_DB_THREADS", "2"))
 WS_LOG_CHECK_SECONDS = float(os.environ.get("WS_LOG_CHECK_SECONDS", "30"))
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 PRESENCE_TTL_SECONDS = int(os.environ.get("PRESENCE_TTL_SECONDS", "90"))
