@@ -20,7 +20,16 @@ from feed.models import Post
 LOGIN_URL = "/login"
 MAX_ID = 2**63 - 1
 
-page_login_required = login_required(login_url=LOGIN_URL)
+
+
+def public_page(view):
+    """A page anyone may open: GET only, sets the csrftoken cookie its scripts send back."""
+    return require_GET(ensure_csrf_cookie(view))
+
+
+def app_page(view):
+    """A page of the signed-in app (others are sent to log in)."""
+    return public_page(login_required(login_url=LOGIN_URL)(view))
 
 
 # The pages load only their own scripts and styles (no inline code), so a policy can say so:
@@ -54,48 +63,38 @@ def _safe_next(request: HttpRequest) -> str:
     return "/"
 
 
-@require_GET
-@ensure_csrf_cookie
+@public_page
 def login_page(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect(_safe_next(request))
     return _shell(request, "login", "Log in", next_url=_safe_next(request))
 
 
-@require_GET
-@ensure_csrf_cookie
+@public_page
 def signup_page(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("/")
     return _shell(request, "signup", "Sign up")
 
 
-@require_GET
-@ensure_csrf_cookie
-@page_login_required
+@app_page
 def feed_page(request: HttpRequest) -> HttpResponse:
     return _shell(request, "feed", "Home")
 
 
-@require_GET
-@ensure_csrf_cookie
-@page_login_required
+@app_page
 def upload_page(request: HttpRequest) -> HttpResponse:
     return _shell(request, "upload", "New post")
 
 
-@require_GET
-@ensure_csrf_cookie
-@page_login_required
+@app_page
 def profile_page(request: HttpRequest, username: str) -> HttpResponse:
     if len(username) > 30 or not User.objects.filter(username=username, is_active=True).exists():
         return _not_found(request)
     return _shell(request, "profile", f"@{username}", profile_username=username)
 
 
-@require_GET
-@ensure_csrf_cookie
-@page_login_required
+@app_page
 def post_page(request: HttpRequest, post_id: int) -> HttpResponse:
     if post_id > MAX_ID:
         return _not_found(request)
@@ -105,23 +104,17 @@ def post_page(request: HttpRequest, post_id: int) -> HttpResponse:
     return _shell(request, "post", f"Post by @{post.author.username}", post_id=post.pk, post_author=post.author.username)
 
 
-@require_GET
-@ensure_csrf_cookie
-@page_login_required
+@app_page
 def search_page(request: HttpRequest) -> HttpResponse:
     return _shell(request, "search", "Search", query=request.GET.get("q", "")[:30])
 
 
-@require_GET
-@ensure_csrf_cookie
-@page_login_required
+@app_page
 def inbox_page(request: HttpRequest) -> HttpResponse:
     return _shell(request, "inbox", "Messages")
 
 
-@require_GET
-@ensure_csrf_cookie
-@page_login_required
+@app_page
 def conversation_page(request: HttpRequest, conversation_id: int) -> HttpResponse:
     # Only a participant may open a conversation; anyone else gets the same 404 as for a
     # conversation that does not exist.
@@ -139,9 +132,7 @@ def conversation_page(request: HttpRequest, conversation_id: int) -> HttpRespons
     return _shell(request, "conversation", title, conversation_id=conversation_id, others=others)
 
 
-@require_GET
-@ensure_csrf_cookie
-@page_login_required
+@app_page
 def notifications_page(request: HttpRequest) -> HttpResponse:
     return _shell(request, "notifications", "Notifications")
 
