@@ -31,7 +31,7 @@ run: install
 	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) asgi:application
 
 test: install-dev
-	@scripts/ensure-chromium.sh
+	@scripts/ensure-test-tools.sh
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(VENV)/bin/pytest $(PYTEST_ARGS)
 

@@ -166,7 +166,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
-        raise RuntimeError(f"{CHROMIUM} is missing: run scripts/ensure-chromium.sh")
+        raise RuntimeError(f"{CHROMIUM} is missing: run scripts/ensure-test-tools.sh")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:

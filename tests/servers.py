@@ -67,9 +67,10 @@ def server_env(**overrides) -> dict:
 class Node:
     """One daphne process serving the app."""
 
-    def __init__(self, env: dict, port: int | None = None, log_dir: Path | None = None):
+    def __init__(self, env: dict, port: int | None = None, log_dir: Path | None = None, args: tuple[str, ...] = ()):
         self.port = port or free_port()
         self.env = env
+        self.args = tuple(args)  # extra daphne options, e.g. ("--proxy-headers",) as in the image
         self.log_path = (log_dir or Path("/tmp")) / f"daphne-{self.port}.log"
         self.process: subprocess.Popen | None = None
 
@@ -84,7 +85,7 @@ class Node:
     def start(self, timeout: float = 30) -> "Node":
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         self.process = subprocess.Popen(
-            [DAPHNE, "-b", "127.0.0.1", "-p", str(self.port), "asgi:application"],
+            [DAPHNE, "-b", "127.0.0.1", "-p", str(self.port), *self.args, "asgi:application"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
