@@ -2,9 +2,9 @@
 Debian's Chromium driven by Playwright, and small helpers to make users and content over
 the REST API (each test's own setup) and to watch pages.
 
-The server is one subprocess per test run (started on first use, stopped at exit); its
-database is `<DATABASE_URL's name>_browser`, dropped and migrated afresh, or a SQLite file
-when DATABASE_URL is not PostgreSQL. Never a browser download: Chromium is /usr/bin/chromium.
+The server is one daphne node per test run (tests/servers.py; started on first use, stopped
+at exit) on a fresh PostgreSQL database of its own, dropped at exit, or on a SQLite file
+(the embedded default, or when DATABASE_URL is not PostgreSQL). Never a browser download: Chromium is /usr/bin/chromium.
 """
 
 import atexit
@@ -12,24 +12,17 @@ import itertools
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from tests.factories import PASSWORD, image_bytes
+from tests.servers import Database, Node, is_postgres, migrate, server_env
 
 ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = Path(sys.executable).parent
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -45,56 +38,29 @@ DESKTOP = {"width": 1280, "height": 800}
 WAIT_MS = 10_000
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _browser_database_url(tmp: Path) -> str:
-    """A fresh database for the server: PostgreSQL `<name>_browser` or a SQLite file."""
-    base = os.environ.get("DATABASE_URL", "")
-    if not base.startswith(("postgres://", "postgresql://")):
-        return f"sqlite:///{tmp / 'browser.sqlite3'}"
-    import psycopg2
-    from psycopg2 import sql
-
-    parts = urlsplit(base)
-    name = parts.path.lstrip("/") or "instaclone"
-    target = f"{name}_browser"
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    connection = psycopg2.connect(admin)
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(target)))
-            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(target)))
-    finally:
-        connection.close()
-    return urlunsplit(parts._replace(path=f"/{target}"))
-
-
 @dataclass
 class LiveServer:
-    base_url: str
-    process: subprocess.Popen
-    log_path: Path
+    """A daphne node for the browser tests, with its database and files."""
+
+    node: Node
     tmp: Path
+    database: Database | None = None
+
+    @property
+    def base_url(self) -> str:
+        return self.node.http
+
+    @property
+    def process(self):
+        return self.node.process
 
     def log_tail(self, lines: int = 60) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        return self.node.log_tail(lines)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        self.node.stop()
+        if self.database is not None:
+            self.database.drop()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
@@ -102,55 +68,31 @@ _servers: dict[bool, LiveServer] = {}
 
 
 def live_server(*, embedded: bool = False) -> LiveServer:
-    """The daphne server of this test run (started on first use). `embedded`: the
-    `make run` default instead, a SQLite file and the in-memory channel layer, no Redis."""
+    """The daphne server of this test run (started on first use), on a fresh PostgreSQL
+    database. `embedded`: the `make run` default instead, a SQLite file and the in-memory
+    channel layer, no Redis (also the fallback when DATABASE_URL is not PostgreSQL)."""
     server = _servers.get(embedded)
     if server is not None:
         if server.process.poll() is not None:
             raise RuntimeError(f"the browser-test server died:\n{server.log_tail()}")
         return server
     tmp = Path(tempfile.mkdtemp(prefix="instaclone-browser-"))
-    port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not (embedded and k == "REDIS_URL")},
-        "DATABASE_URL": f"sqlite:///{tmp / 'embedded.sqlite3'}" if embedded else _browser_database_url(tmp),
-        "HTTPS": "0",
-        "DEBUG": "1",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "MEDIA_ROOT": str(tmp / "media"),
-        "STATIC_ROOT": str(tmp / "static"),
-        "PYTHONUNBUFFERED": "1",
-        "LOG_LEVEL": "WARNING",
-    }
-    migrate = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
-    )
-    if migrate.returncode != 0:
-        raise RuntimeError(f"migrate failed:\n{migrate.stdout}\n{migrate.stderr}")
-    log_path = tmp / "daphne.log"
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "asgi:application"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    server = LiveServer(base_url=f"http://127.0.0.1:{port}", process=process, log_path=log_path, tmp=tmp)
-    deadline = time.monotonic() + 30
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"daphne exited:\n{server.log_tail()}")
-        try:
-            with urllib.request.urlopen(f"{server.base_url}/login", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        if time.monotonic() > deadline:
-            server.stop()
-            raise RuntimeError(f"daphne did not answer in 30 s:\n{server.log_tail()}")
-        time.sleep(0.2)
+    env = server_env(MEDIA_ROOT=tmp / "media", STATIC_ROOT=tmp / "static", LOG_LEVEL="WARNING")
+    database = None
+    if embedded or not is_postgres(env.get("DATABASE_URL", "")):
+        if embedded:
+            env.pop("REDIS_URL", None)
+        env["DATABASE_URL"] = f"sqlite:///{tmp / 'app.sqlite3'}"
+        migrate(env)
+    else:
+        database = Database(prefix="instaclone_browser").migrate(env)
+        env["DATABASE_URL"] = database.url
+    server = LiveServer(node=Node(env, log_dir=tmp), tmp=tmp, database=database)
+    try:
+        server.node.start()
+    except RuntimeError as exc:
+        server.stop()
+        raise RuntimeError(f"{exc}:\n{server.log_tail()}") from exc
     _servers[embedded] = server
     atexit.register(server.stop)
     return server

@@ -24,6 +24,15 @@ def _admin_dsn() -> str:
     return f"{base}/postgres"
 
 
+def migrate(env: dict) -> None:
+    """Applies the migrations to the database `env["DATABASE_URL"]` names."""
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+
+
+def is_postgres(url: str) -> bool:
+    return url.startswith(("postgres://", "postgresql://"))
+
+
 class Database:
     """A fresh PostgreSQL database, migrated, dropped on close."""
 
@@ -42,10 +51,7 @@ class Database:
             conn.close()
 
     def migrate(self, env: dict) -> "Database":
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-            cwd=ROOT, env={**env, "DATABASE_URL": self.url}, check=True,
-        )
+        migrate({**env, "DATABASE_URL": self.url})
         return self
 
     def drop(self) -> None:
@@ -100,6 +106,12 @@ class Node:
             except OSError:
                 time.sleep(0.2)
         raise RuntimeError(f"daphne did not start on {self.port}; see {self.log_path}")
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
 
     def kill(self) -> None:
         if self.process and self.process.poll() is None:
