@@ -374,12 +374,12 @@ def test_session_and_csrf_work_on_a_non_default_port(stack):
     assert page["next"] and page["next"].startswith(origin + "/"), page["next"]
 
 
-async def test_websockets_through_the_balancer_spread_over_both_nodes_and_a_dm_crosses(stack):
-    # given: alice and bob on sockets opened through the balancer (least_conn: one per node)
-    alice, bob = register(stack), register(stack)
-    conversation = open_conversation(stack, alice, bob)
+@contextlib.asynccontextmanager
+async def clients_on_two_nodes(stack, alice: dict, bob: dict, **bob_options):
+    """alice's and bob's clients, connected through the balancer, each on its own node
+    (least_conn): yields (alice_client, bob_client, alice_node, bob_node)."""
     alice_client = InstacloneClient(stack.balancer.ws, token=alice["token"])
-    bob_client = InstacloneClient(stack.balancer.ws, token=bob["token"])
+    bob_client = InstacloneClient(stack.balancer.ws, token=bob["token"], **bob_options)
     try:
         before = await settled_counts(stack)
         await alice_client.start()
@@ -388,15 +388,23 @@ async def test_websockets_through_the_balancer_spread_over_both_nodes_and_a_dm_c
         await bob_client.start()
         bob_node = await node_of_new_socket(stack, before)
         assert alice_node != bob_node
+        yield alice_client, bob_client, alice_node, bob_node
+    finally:
+        await alice_client.close()
+        await bob_client.close()
+
+
+async def test_websockets_through_the_balancer_spread_over_both_nodes_and_a_dm_crosses(stack):
+    # given: alice and bob on sockets opened through the balancer, on different nodes
+    alice, bob = register(stack), register(stack)
+    conversation = open_conversation(stack, alice, bob)
+    async with clients_on_two_nodes(stack, alice, bob) as (alice_client, bob_client, _, _):
         # when: alice sends over her socket
         ack = await alice_client.send_message(conversation, "through the balancer")
         # then: bob, on the other node, gets it live
         (event,) = await bob_client.collect_events(1)
         assert event["event"] == "message.new" and event["data"] == ack
         assert (await alice_client.next_event())["data"] == ack
-    finally:
-        await alice_client.close()
-        await bob_client.close()
 
 
 async def test_socket_handshakes_are_logged_without_the_query_string(stack):
@@ -475,41 +483,33 @@ async def test_a_killed_node_fails_over_and_the_client_resumes_through_the_balan
     # given: alice and bob on sockets through the balancer, on different nodes
     alice, bob = register(stack), register(stack)
     conversation = open_conversation(stack, alice, bob)
-    alice_client = InstacloneClient(stack.balancer.ws, token=alice["token"])
-    bob_client = InstacloneClient(stack.balancer.ws, token=bob["token"], backoff_base=0.05, backoff_cap=0.3)
     victim = None
     try:
-        before = await settled_counts(stack)
-        await alice_client.start()
-        alice_node = await node_of_new_socket(stack, before)
-        before = ws_counts(stack)
-        await bob_client.start()
-        bob_node = await node_of_new_socket(stack, before)
-        assert alice_node != bob_node
-        first = await alice_client.send_message(conversation, "before the crash")
-        assert (await bob_client.next_event())["data"]["id"] == first["id"]
-        # when: bob's node is SIGKILLed and alice sends five more meanwhile
-        victim = stack.nodes[bob_node]
-        victim.kill()
-        sent = [await alice_client.send_message(conversation, f"after the crash {i}") for i in range(5)]
-        # then: plain requests keep working through the balancer (it skips the dead node)
-        with lb_client(stack) as http:
-            assert [http.get("/healthz").status_code for _ in range(6)] == [200] * 6
-        # and bob's client reconnects through the balancer, lands on the live node, resumes,
-        # and gets the five once, in order
-        got = await bob_client.collect_events(5, wait=15)
-        assert [e["data"]["id"] for e in got] == [m["id"] for m in sent]
-        assert [e["id"] for e in got] == list(range(got[0]["id"], got[0]["id"] + 5))
-        assert bob_client.connections == 2
-        assert ws_connections(stack.nodes[alice_node]) >= 2
-        await asyncio.sleep(0.3)
-        assert bob_client.events.empty()
-        # and the new socket is live
-        last = rest_send(stack, alice, conversation, "live again")
-        assert (await bob_client.next_event())["data"]["id"] == last["id"]
+        async with clients_on_two_nodes(stack, alice, bob, backoff_base=0.05, backoff_cap=0.3) as (
+            alice_client, bob_client, alice_node, bob_node,
+        ):
+            first = await alice_client.send_message(conversation, "before the crash")
+            assert (await bob_client.next_event())["data"]["id"] == first["id"]
+            # when: bob's node is SIGKILLed and alice sends five more meanwhile
+            victim = stack.nodes[bob_node]
+            victim.kill()
+            sent = [await alice_client.send_message(conversation, f"after the crash {i}") for i in range(5)]
+            # then: plain requests keep working through the balancer (it skips the dead node)
+            with lb_client(stack) as http:
+                assert [http.get("/healthz").status_code for _ in range(6)] == [200] * 6
+            # and bob's client reconnects through the balancer, lands on the live node,
+            # resumes, and gets the five once, in order
+            got = await bob_client.collect_events(5, wait=15)
+            assert [e["data"]["id"] for e in got] == [m["id"] for m in sent]
+            assert [e["id"] for e in got] == list(range(got[0]["id"], got[0]["id"] + 5))
+            assert bob_client.connections == 2
+            assert ws_connections(stack.nodes[alice_node]) >= 2
+            await asyncio.sleep(0.3)
+            assert bob_client.events.empty()
+            # and the new socket is live
+            last = rest_send(stack, alice, conversation, "live again")
+            assert (await bob_client.next_event())["data"]["id"] == last["id"]
     finally:
-        await alice_client.close()
-        await bob_client.close()
         if victim is not None and victim.process.poll() is not None:
             with contextlib.suppress(RuntimeError, urllib.error.URLError):
                 victim.start()
