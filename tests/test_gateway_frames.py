@@ -5,6 +5,7 @@ import json
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from django.db import OperationalError
 
 from chat.models import Message
 from realtime.publish import user_group
@@ -220,10 +221,13 @@ async def test_unknown_layer_message_is_ignored_and_does_not_kill_the_socket():
     await comm.disconnect()
 
 
-async def test_database_unavailable_gives_an_unavailable_error_and_the_socket_lives(monkeypatch):
-    # given: the database goes away under message.send
-    from django.db import OperationalError
-
+@pytest.mark.parametrize(
+    ("failure", "code"),
+    [(OperationalError("connection refused"), "unavailable"), (RuntimeError("a bug"), "server_error")],
+    ids=["database-down", "unexpected"],
+)
+async def test_a_failing_send_gives_its_error_code_and_the_socket_lives(monkeypatch, failure, code):
+    # given: message.send fails under the socket (the database away, or a bug)
     import chat.services
 
     alice, token = await make_user_with_token()
@@ -231,41 +235,20 @@ async def test_database_unavailable_gives_an_unavailable_error_and_the_socket_li
     conversation = await open_conversation(alice, bob)
     comm, _ = await open_socket(token)
 
-    def down(**kwargs):
-        raise OperationalError("connection refused")
+    def fail(**kwargs):
+        raise failure
 
-    monkeypatch.setattr(chat.services, "message_send", down)
+    monkeypatch.setattr(chat.services, "message_send", fail)
     # when
     await send(comm, {"type": "message.send", "ref": "u1", "conversation": conversation, "body": "hi", "client_id": "c1"})
     # then
     frame = await receive_json(comm)
-    assert (frame["type"], frame["ref"], frame["code"]) == ("error", "u1", "unavailable")
-    await ping_still_answers(comm)
-    await comm.disconnect()
-
-
-async def test_unexpected_failure_gives_server_error_and_the_socket_lives(monkeypatch):
-    import chat.services
-
-    alice, token = await make_user_with_token()
-    bob = await make_user()
-    conversation = await open_conversation(alice, bob)
-    comm, _ = await open_socket(token)
-
-    def broken(**kwargs):
-        raise RuntimeError("a bug")
-
-    monkeypatch.setattr(chat.services, "message_send", broken)
-    await send(comm, {"type": "message.send", "ref": "u2", "conversation": conversation, "body": "hi", "client_id": "c2"})
-    frame = await receive_json(comm)
-    assert (frame["type"], frame["ref"], frame["code"]) == ("error", "u2", "server_error")
+    assert (frame["type"], frame["ref"], frame["code"]) == ("error", "u1", code)
     await ping_still_answers(comm)
     await comm.disconnect()
 
 
 async def test_database_unavailable_at_handshake_closes_4503(monkeypatch):
-    from django.db import OperationalError
-
     import realtime.auth
 
     _user, token = await make_user_with_token()
