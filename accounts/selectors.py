@@ -11,7 +11,25 @@ USERNAME_RE = re.compile(r"^[A-Za-z0-9_.]{1,30}$")
 
 def block_exists(a_id: int, b_id: int) -> bool:
     """True when either of the two blocks the other."""
-    return Block.objects.filter(Q(blocker_id=a_id, blocked_id=b_id) | Q(blocker_id=b_id, blocked_id=a_id)).exists()
+    return bool(blocked_among(user_id=a_id, other_ids=[b_id]))
+
+
+def blocked_among(*, user_id: int, other_ids: list[int]) -> set[int]:
+    """Those of `other_ids` that the user blocked or was blocked by."""
+    if not other_ids:
+        return set()
+    pairs = Block.objects.filter(
+        Q(blocker_id=user_id, blocked_id__in=other_ids) | Q(blocked_id=user_id, blocker_id__in=other_ids)
+    ).values_list("blocker_id", "blocked_id")
+    return {blocked if blocker == user_id else blocker for blocker, blocked in pairs}
+
+
+def exclude_blocked(queryset: QuerySet, *, user_id: int, field: str) -> QuerySet:
+    """The rows whose user `field` is nobody the user blocked or was blocked by (in the
+    same query, as subqueries)."""
+    return queryset.exclude(**{f"{field}__in": Block.objects.filter(blocker_id=user_id).values("blocked_id")}).exclude(
+        **{f"{field}__in": Block.objects.filter(blocked_id=user_id).values("blocker_id")}
+    )
 
 
 def user_get_by_username(*, username: str) -> User | None:

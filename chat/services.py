@@ -12,12 +12,11 @@ participant row, then (inside `events.append`) the recipients' event counters by
 import unicodedata
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.db.models.functions import Lower
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 
-from accounts.models import Block, User
-from accounts.selectors import block_exists
+from accounts.models import User
+from accounts.selectors import block_exists, blocked_among
 from chat.models import BODY_MAX, CLIENT_ID_MAX, Conversation, Message, Participant
 from chat.serializers import message_payload, read_payload
 from realtime import events
@@ -113,9 +112,7 @@ def conversation_open(*, creator: User, usernames: list[str]) -> tuple[Conversat
 
 
 def _blocked_any(user_id: int, other_ids: list[int]) -> bool:
-    return Block.objects.filter(
-        Q(blocker_id=user_id, blocked_id__in=other_ids) | Q(blocked_id=user_id, blocker_id__in=other_ids)
-    ).exists()
+    return bool(blocked_among(user_id=user_id, other_ids=other_ids))
 
 
 def _direct_open(*, creator: User, other: User) -> tuple[Conversation, bool]:

@@ -12,15 +12,13 @@ the feed page.
 import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from datetime import timedelta
 
-from django.conf import settings
 from django.db import close_old_connections, connection
 from django.db.models import Q
-from django.utils import timezone
 
-from accounts.models import Block, Follow
-from realtime.models import Connection
+from accounts.models import Follow
+from accounts.selectors import exclude_blocked
+from realtime.presence import live_connections
 from realtime.publish import publish, user_group
 
 log = logging.getLogger(__name__)
@@ -59,15 +57,10 @@ def wait_idle(timeout: float = 10.0) -> bool:
 def online_recipient_ids(*, author_id: int, after_id: int = 0, limit: int = CHUNK_SIZE) -> list[int]:
     """Ids (ascending, > after_id) of the author's followers with a live websocket, plus the
     author when online; neither side of a block is included."""
-    cutoff = timezone.now() - timedelta(seconds=settings.PRESENCE_TTL_SECONDS)
     followers = Follow.objects.filter(followee_id=author_id).values("follower_id")
-    blocked_by_author = Block.objects.filter(blocker_id=author_id).values("blocked_id")
-    blocking_author = Block.objects.filter(blocked_id=author_id).values("blocker_id")
+    audience = live_connections().filter(Q(user_id__in=followers) | Q(user_id=author_id), user_id__gt=after_id)
     return list(
-        Connection.objects.filter(seen_at__gte=cutoff, user_id__gt=after_id)
-        .filter(Q(user_id__in=followers) | Q(user_id=author_id))
-        .exclude(user_id__in=blocked_by_author)
-        .exclude(user_id__in=blocking_author)
+        exclude_blocked(audience, user_id=author_id, field="user_id")
         .order_by("user_id")
         .values_list("user_id", flat=True)
         .distinct()[:limit]

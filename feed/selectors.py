@@ -1,6 +1,7 @@
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from accounts.models import Block, Follow, User
+from accounts.models import Follow, User
+from accounts.selectors import exclude_blocked
 from feed.models import Comment, Like, Post
 
 
@@ -18,14 +19,8 @@ def feed_for_user(*, viewer: User) -> QuerySet[Post]:
     A block either way takes the author out of the feed, as it does from live `feed.post`
     pushes (a follow from before the block may still exist)."""
     followed = Follow.objects.filter(follower_id=viewer.pk).values("followee_id")
-    blocked = Block.objects.filter(blocker_id=viewer.pk).values("blocked_id")
-    blocking = Block.objects.filter(blocked_id=viewer.pk).values("blocker_id")
-    posts = (
-        Post.objects.filter(Q(author_id=viewer.pk) | Q(author_id__in=followed))
-        .exclude(author_id__in=blocked)
-        .exclude(author_id__in=blocking)
-    )
-    return _with_viewer(posts, viewer)
+    posts = Post.objects.filter(Q(author_id=viewer.pk) | Q(author_id__in=followed))
+    return _with_viewer(exclude_blocked(posts, user_id=viewer.pk, field="author_id"), viewer)
 
 
 def post_list_by_author(*, author: User, viewer: User) -> QuerySet[Post]:

@@ -9,16 +9,17 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts.models import Block
+from accounts.selectors import blocked_among, exclude_blocked
 from chat.models import Participant
 from realtime.models import Connection
 
 
-def _fresh_since():
-    return timezone.now() - timedelta(seconds=settings.PRESENCE_TTL_SECONDS)
+def live_connections() -> QuerySet[Connection]:
+    """Sockets refreshed within PRESENCE_TTL_SECONDS: their users are online."""
+    return Connection.objects.filter(seen_at__gte=timezone.now() - timedelta(seconds=settings.PRESENCE_TTL_SECONDS))
 
 
 # Services (writes)
@@ -32,9 +33,7 @@ def connection_open(*, channel_name: str, user_id: int, token_digest: str = "", 
         channel_name=channel_name,
         defaults={"user_id": user_id, "token_digest": token_digest, "session_key": session_key, "seen_at": now},
     )
-    return not (
-        Connection.objects.filter(user_id=user_id, seen_at__gte=_fresh_since()).exclude(channel_name=channel_name).exists()
-    )
+    return not live_connections().filter(user_id=user_id).exclude(channel_name=channel_name).exists()
 
 
 def connection_touch(*, channel_name: str, user_id: int, token_digest: str = "", session_key: str = "") -> None:
@@ -59,7 +58,7 @@ def connection_touch(*, channel_name: str, user_id: int, token_digest: str = "",
 def connection_close(*, channel_name: str, user_id: int) -> bool:
     """Forgets a socket. True when the user has no live socket left (they went offline)."""
     Connection.objects.filter(channel_name=channel_name).delete()
-    return not Connection.objects.filter(user_id=user_id, seen_at__gte=_fresh_since()).exists()
+    return not live_connections().filter(user_id=user_id).exists()
 
 
 def connections_prune_stale() -> int:
@@ -71,28 +70,13 @@ def connections_prune_stale() -> int:
 # Selectors (reads)
 
 
-def online_user_ids(*, user_ids: list[int]) -> set[int]:
-    """Those of `user_ids` with at least one live socket."""
-    if not user_ids:
-        return set()
-    return set(
-        Connection.objects.filter(user_id__in=user_ids, seen_at__gte=_fresh_since())
-        .values_list("user_id", flat=True)
-        .distinct()
-    )
-
-
 def conversation_peer_ids(*, user_id: int) -> list[int]:
     """Everyone who shares at least one conversation with the user (not the user), without
     anyone either side blocked: a block hides presence as it hides typing."""
     mine = Participant.objects.filter(user_id=user_id).values("conversation_id")
-    blocked = Block.objects.filter(blocker_id=user_id).values("blocked_id")
-    blocking = Block.objects.filter(blocked_id=user_id).values("blocker_id")
+    peers = Participant.objects.filter(conversation_id__in=mine).exclude(user_id=user_id)
     return list(
-        Participant.objects.filter(conversation_id__in=mine)
-        .exclude(user_id=user_id)
-        .exclude(user_id__in=blocked)
-        .exclude(user_id__in=blocking)
+        exclude_blocked(peers, user_id=user_id, field="user_id")
         .values_list("user_id", flat=True)
         .distinct()
     )
@@ -105,10 +89,5 @@ def conversation_other_participant_ids(*, user_id: int, conversation_id: int) ->
     if user_id not in ids:
         return None
     others = [uid for uid in ids if uid != user_id]
-    if not others:
-        return []
-    blocked = Block.objects.filter(
-        Q(blocker_id=user_id, blocked_id__in=others) | Q(blocked_id=user_id, blocker_id__in=others)
-    ).values_list("blocker_id", "blocked_id")
-    excluded = {a if a != user_id else b for a, b in blocked}
+    excluded = blocked_among(user_id=user_id, other_ids=others)
     return [uid for uid in others if uid not in excluded]
