@@ -3,7 +3,7 @@
 import asyncio
 import os
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "realtime.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 from django.core.asgi import get_asgi_application  # noqa: E402
 
@@ -12,8 +12,9 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from accounts.auth import ApiTokenStore  # noqa: E402
+from core.bodylimit import RequestBodyLimit  # noqa: E402
 from realtime.auth import OriginAndAuthMiddleware  # noqa: E402
-from realtime.bodylimit import RequestBodyLimit  # noqa: E402
 from realtime.consumers import GatewayConsumer  # noqa: E402
 from realtime.publish import bind_loop  # noqa: E402
 
@@ -29,7 +30,7 @@ def allow_protocol_close_codes() -> None:
     frame at all; this covers daphne's default 1 MiB limit too.)
     """
     try:
-        from daphne.ws_protocol import WebSocketProtocol
+        from daphne.ws_protocol import WebSocketProtocol  # only under daphne; another server may run us
     except ImportError:  # another ASGI server
         return
     if getattr(WebSocketProtocol, "_instaclone_close_codes", False):
@@ -60,7 +61,7 @@ class BindLoop:
         return await self.app(scope, receive, send)
 
 
-websocket_app = OriginAndAuthMiddleware(URLRouter([path("ws/", GatewayConsumer.as_asgi())]))
+websocket_app = OriginAndAuthMiddleware(URLRouter([path("ws/", GatewayConsumer.as_asgi())]), tokens=ApiTokenStore())
 
 application = BindLoop(
     ProtocolTypeRouter({"http": RequestBodyLimit(django_asgi_app), "websocket": websocket_app})

@@ -9,6 +9,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 from accounts import services
@@ -21,10 +22,10 @@ from accounts.selectors import (
     user_search,
 )
 from accounts.serializers import AuthResultSerializer, ProfileSerializer
-from feed.images import check_request_size
-from realtime.pagination import CursorPagination
-from realtime.parsers import JSONParser
-from realtime.throttling import AnonRateThrottle, ScopedThrottle, UserRateThrottle
+from core.images import check_request_size
+from core.pagination import CursorPagination
+from core.parsers import JSONParser
+from core.throttling import ScopedThrottle
 
 THROTTLES = [AnonRateThrottle, UserRateThrottle, ScopedThrottle]
 SEARCH_MAX = 30

@@ -1,17 +1,29 @@
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
-from accounts.models import ApiToken, hash_token
+from accounts.models import ApiToken
+from core.crypto import digest
 
 
 def user_for_token(key: str):
     """The active user a token key belongs to, or None."""
     if not key or len(key) > 128:
         return None
-    token = ApiToken.objects.select_related("user").filter(digest=hash_token(key)).first()
+    token = ApiToken.objects.select_related("user").filter(digest=digest(key)).first()
     if token is None or not token.user.is_active:
         return None
     return token.user
+
+
+class ApiTokenStore:
+    """The tokens as the websocket handshake asks about them (realtime.auth.TokenStore),
+    wired in asgi.py."""
+
+    def user_for_token(self, key: str):
+        return user_for_token(key)
+
+    def token_valid(self, *, digest: str, user_id: int) -> bool:
+        return ApiToken.objects.filter(digest=digest, user_id=user_id, user__is_active=True).exists()
 
 
 class TokenAuthentication(authentication.BaseAuthentication):
@@ -45,7 +57,7 @@ class CsrfFailed(exceptions.PermissionDenied):
 
 class SessionAuthentication(authentication.SessionAuthentication):
     """The session cookie (browser). A write without a valid `X-CSRFToken` is a 403 with code
-    `csrf_failed`, as outside DRF (realtime.errors.csrf_failure), so a client can tell it
+    `csrf_failed`, as outside DRF (core.errors.csrf_failure), so a client can tell it
     from `permission_denied` (not yours)."""
 
     def enforce_csrf(self, request):

@@ -1,4 +1,4 @@
-import hashlib
+import re
 import secrets
 
 from django.contrib.auth.models import AbstractUser
@@ -6,10 +6,18 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
 
-USERNAME_PATTERN = r"^[A-Za-z0-9_.]{3,30}$"
-username_validator = RegexValidator(
-    USERNAME_PATTERN, "A username is 3 to 30 letters, digits, underscores or dots."
-)
+# The username rule, the one copy: the model, its database constraint, registration and
+# every lookup by name check it here (the browser reads it from the sign-up page's pattern).
+USERNAME_CHARS = r"[A-Za-z0-9_.]"
+USERNAME_PATTERN = rf"^{USERNAME_CHARS}{{3,30}}$"
+USERNAME_MESSAGE = "A username is 3 to 30 letters, digits, underscores or dots."
+USERNAME_RE = re.compile(USERNAME_PATTERN)
+username_validator = RegexValidator(USERNAME_PATTERN, USERNAME_MESSAGE)
+
+
+def is_username(value) -> bool:
+    """True for a string that follows the username rule (whether or not anyone has it)."""
+    return isinstance(value, str) and USERNAME_RE.fullmatch(value) is not None
 
 
 class User(AbstractUser):
@@ -67,8 +75,6 @@ class Block(models.Model):
         indexes = [models.Index(fields=["blocked", "blocker"], name="block_reverse")]
 
 
-def hash_token(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 class ApiToken(models.Model):

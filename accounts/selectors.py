@@ -1,12 +1,8 @@
-import re
-
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from accounts.cache import profile_cache_get, profile_cache_set
-from accounts.models import Block, Follow, User
+from accounts.models import Block, Follow, User, is_username
 from accounts.serializers import profile_public
-
-USERNAME_RE = re.compile(r"^[A-Za-z0-9_.]{1,30}$")
 
 
 def block_exists(a_id: int, b_id: int) -> bool:
@@ -34,14 +30,14 @@ def exclude_blocked(queryset: QuerySet, *, user_id: int, field: str) -> QuerySet
 
 def user_get_by_username(*, username: str) -> User | None:
     """The active user with this username, matched case-insensitively."""
-    if not isinstance(username, str) or not USERNAME_RE.match(username):
+    if not is_username(username):
         return None
     return User.objects.filter(username__iexact=username, is_active=True).order_by("id").first()
 
 
 def user_profile_public(*, username: str) -> dict | None:
     """The viewer-independent profile of a user, from the cache when it holds it."""
-    if not isinstance(username, str) or not USERNAME_RE.match(username):
+    if not is_username(username):
         return None
     cached, version = profile_cache_get(username)
     if cached is not None:

@@ -2,7 +2,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import User
-from realtime.wire import FastRepresentation
+from core.wire import FastRepresentation
 
 
 def avatar_url(user: User) -> str | None:

@@ -4,9 +4,7 @@ Counts (follower_count, following_count) change with F() in the transaction that
 removes the Follow row, and the cached public profiles of both users are invalidated.
 """
 
-import hashlib
 import logging
-import re
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -17,21 +15,22 @@ from django.db.models.functions import Greatest
 from rest_framework import exceptions
 
 from accounts.cache import profile_cache_invalidate
-from accounts.models import USERNAME_PATTERN, ApiToken, Follow, User, hash_token
+from accounts.models import USERNAME_MESSAGE, ApiToken, Follow, User, is_username
 from accounts.selectors import block_exists
-from notifications.services import notification_create
+from accounts.signals import follow_created
+from core.crypto import digest
+from core.images import image_process
 from realtime.publish import credential_group, publish
 
 log = logging.getLogger(__name__)
 
-USERNAME_MESSAGE = "A username is 3 to 30 letters, digits, underscores or dots."
 BIO_MAX = 150
 FULL_NAME_MAX = 100
 
 
 def _validate_registration(*, username: str, email: str, password: str) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
-    if not re.match(USERNAME_PATTERN, username or ""):
+    if not is_username(username):
         errors["username"] = [USERNAME_MESSAGE]
     elif User.objects.filter(username__iexact=username).exists():
         errors["username"] = ["This username is taken."]
@@ -75,12 +74,8 @@ def user_register(*, username: str, email: str, password: str) -> User:
 def token_create(*, user: User) -> str:
     """Issues a new API token for the user and returns its key (only its digest is kept)."""
     key = ApiToken.new_key()
-    ApiToken.objects.create(user=user, digest=hash_token(key))
+    ApiToken.objects.create(user=user, digest=digest(key))
     return key
-
-
-def session_digest(session_key: str) -> str:
-    return hashlib.sha256(session_key.encode()).hexdigest()
 
 
 @transaction.atomic
@@ -90,11 +85,11 @@ def user_logout(*, user: User, token_key: str | None, session_key: str | None) -
     session itself is the caller's (it owns the request)."""
     sends = []
     if token_key:
-        digest = hash_token(token_key)
-        ApiToken.objects.filter(user=user, digest=digest).delete()
-        sends.append((credential_group(digest), {"type": "auth.revoked"}))
+        token_digest = digest(token_key)
+        ApiToken.objects.filter(user=user, digest=token_digest).delete()
+        sends.append((credential_group(token_digest), {"type": "auth.revoked"}))
     if session_key:
-        sends.append((credential_group(session_digest(session_key)), {"type": "auth.revoked"}))
+        sends.append((credential_group(digest(session_key)), {"type": "auth.revoked"}))
     if sends:
         transaction.on_commit(lambda: publish(sends), robust=True)
 
@@ -108,8 +103,6 @@ def profile_update(
     or ImageTooLarge otherwise); `clear_avatar` removes the avatar. The replaced avatar file
     is deleted after commit, and the cached public profile is invalidated.
     """
-    from feed.images import image_process
-
     errors: dict[str, list[str]] = {}
     if full_name is not None and len(full_name) > FULL_NAME_MAX:
         errors["full_name"] = [f"At most {FULL_NAME_MAX} characters."]
@@ -167,7 +160,7 @@ def follow_create(*, follower: User, followee: User) -> bool:
 
     Idempotent: following again changes nothing. Raises ValidationError for a self-follow
     and PermissionDenied when either blocks the other. A new follow bumps both counts and
-    notifies the followee (verb `follow`). The instances' counts are refreshed.
+    announces itself (`accounts.signals.follow_created`: the followee is notified). The instances' counts are refreshed.
     """
     if follower.pk == followee.pk:
         raise exceptions.ValidationError({"username": ["You cannot follow yourself."]})
@@ -177,7 +170,7 @@ def follow_create(*, follower: User, followee: User) -> bool:
     if created:
         User.objects.filter(pk=follower.pk).update(following_count=F("following_count") + 1)
         User.objects.filter(pk=followee.pk).update(follower_count=F("follower_count") + 1)
-        notification_create(recipient=followee, actor=follower, verb="follow")
+        follow_created.send(sender=Follow, follower=follower, followee=followee)
         profile_cache_invalidate(follower.username, followee.username)
     _refresh_counts(follower, followee)
     return created

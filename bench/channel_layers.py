@@ -7,7 +7,7 @@ messages delivered per second (first send to last receive), and how many were lo
 
     REDIS_URL=redis://localhost:6379/0 .venv/bin/python bench/channel_layers.py [--messages 20000] [--groups 100]
 
-Both layers get the explicit connection settings of realtime/settings.py (socket timeouts,
+Both layers get the explicit connection settings of config/settings.py (socket timeouts,
 pool cap), which redis-py 8's defaults would otherwise set for them.
 """
 

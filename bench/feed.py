@@ -42,7 +42,7 @@ def main() -> None:
     args = parser.parse_args()
 
     database = Database(prefix="instaclone_bench").migrate(server_env())
-    os.environ.update({"DATABASE_URL": database.url, "HTTPS": "0", "DJANGO_SETTINGS_MODULE": "realtime.settings",
+    os.environ.update({"DATABASE_URL": database.url, "HTTPS": "0", "DJANGO_SETTINGS_MODULE": "config.settings",
                        "THROTTLE_RATES": "user=1000000/min,post=1000000/min", "ALLOWED_HOSTS": "testserver"})
     os.environ.setdefault("MEDIA_ROOT", str(Path("/tmp") / f"{database.name}-media"))
     try:

@@ -135,7 +135,7 @@ def dispatch_cost(count: int) -> dict:
 
     import django
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "realtime.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     django.setup()
     from channels.consumer import AsyncConsumer
 

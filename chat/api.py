@@ -9,10 +9,9 @@ from rest_framework.views import APIView
 from chat import selectors, services
 from chat.models import CLIENT_ID_MAX
 from chat.serializers import ConversationSerializer, MessageSerializer
-from realtime.pagination import CursorPagination
-from realtime.throttling import ScopedThrottle
-
-MAX_ID = 2**63 - 1
+from core.ids import MAX_ID
+from core.pagination import CursorPagination
+from core.throttling import ScopedThrottle
 
 
 class ConversationPagination(CursorPagination):

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from realtime.crypto import EncryptedTextField
+from core.crypto import EncryptedTextField
 
 BODY_MAX = 4000
 CLIENT_ID_MAX = 64

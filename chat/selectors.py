@@ -5,13 +5,9 @@ from django.db.models.functions import Coalesce
 from rest_framework.exceptions import NotFound
 
 from accounts.models import User
+from accounts.selectors import blocked_among, exclude_blocked
 from chat.models import Conversation, Message, Participant
-
-MAX_ID = 2**63 - 1
-
-
-def _valid_id(value) -> bool:
-    return not isinstance(value, bool) and isinstance(value, int) and 1 <= value <= MAX_ID
+from core.ids import is_id
 
 
 def conversation_list_for_user(*, user: User) -> QuerySet[Conversation]:
@@ -40,7 +36,7 @@ def conversation_list_for_user(*, user: User) -> QuerySet[Conversation]:
 
 def conversation_get_for_user(*, user: User, conversation_id: int) -> Conversation:
     """One of the user's conversations in the list's shape; 404 when not theirs."""
-    if not _valid_id(conversation_id):
+    if not is_id(conversation_id):
         raise NotFound("No such conversation.")
     conversation = conversation_list_for_user(user=user).filter(pk=conversation_id).first()
     if conversation is None:
@@ -51,8 +47,32 @@ def conversation_get_for_user(*, user: User, conversation_id: int) -> Conversati
 def message_page(*, user: User, conversation_id: int) -> QuerySet[Message]:
     """The messages of one of the user's conversations, newest first (cursor by id);
     404 when the user is not in it."""
-    if not _valid_id(conversation_id) or not Participant.objects.filter(
+    if not is_id(conversation_id) or not Participant.objects.filter(
         conversation_id=conversation_id, user=user
     ).exists():
         raise NotFound("No such conversation.")
     return Message.objects.filter(conversation_id=conversation_id).select_related("sender").order_by("-id")
+
+
+def conversation_peer_ids(*, user_id: int) -> list[int]:
+    """Everyone who shares at least one conversation with the user (not the user), without
+    anyone either side blocked: a block hides presence as it hides typing. The gateway
+    tells them when the user comes online or goes offline."""
+    mine = Participant.objects.filter(user_id=user_id).values("conversation_id")
+    peers = Participant.objects.filter(conversation_id__in=mine).exclude(user_id=user_id)
+    return list(
+        exclude_blocked(peers, user_id=user_id, field="user_id")
+        .values_list("user_id", flat=True)
+        .distinct()
+    )
+
+
+def conversation_other_participant_ids(*, user_id: int, conversation_id: int) -> list[int] | None:
+    """The other participants of a conversation the user is in, without anyone either side
+    blocked; None when the user is not a participant."""
+    ids = list(Participant.objects.filter(conversation_id=conversation_id).values_list("user_id", flat=True))
+    if user_id not in ids:
+        return None
+    others = [uid for uid in ids if uid != user_id]
+    excluded = blocked_among(user_id=user_id, other_ids=others)
+    return [uid for uid in others if uid not in excluded]

@@ -6,7 +6,7 @@ from rest_framework import serializers
 from accounts.models import User
 from accounts.serializers import UserBriefSerializer, user_brief
 from chat.models import Conversation, Message
-from realtime.wire import FastRepresentation, iso_time
+from core.wire import FastRepresentation, iso_time
 
 
 def message_payload(message: Message) -> dict:

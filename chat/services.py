@@ -15,22 +15,15 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 
-from accounts.models import User
+from accounts.models import User, is_username
 from accounts.selectors import block_exists, blocked_among
 from chat.models import BODY_MAX, CLIENT_ID_MAX, Conversation, Message, Participant
 from chat.serializers import message_payload, read_payload
+from core.errors import Conflict
+from core.ids import is_id
 from realtime import events
-from realtime.errors import Conflict
 
 GROUP_MAX_OTHERS = 50
-MAX_ID = 2**63 - 1
-
-
-def _check_id(value, *, name: str) -> int:
-    """A database id from a client: an int in bigint range."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
-        raise ValidationError({name: ["Must be a positive integer id."]})
-    return value
 
 
 def _check_text(value, *, name: str) -> str:
@@ -88,9 +81,8 @@ def conversation_open(*, creator: User, usernames: list[str]) -> tuple[Conversat
     if len(usernames) > GROUP_MAX_OTHERS + 1:
         raise ValidationError({"usernames": [f"At most {GROUP_MAX_OTHERS} people per conversation."]})
     for name in usernames:
-        if not isinstance(name, str) or not 1 <= len(name) <= 30:
-            raise ValidationError({"usernames": ["Each username is a string of 1 to 30 characters."]})
-        _check_text(name, name="usernames")
+        if not is_username(name):
+            raise ValidationError({"usernames": [f"No such user: {str(name)[:30]}"]})
 
     others = [u for u in _users_by_username(usernames) if u.pk != creator.pk]
     if not others:
@@ -135,7 +127,9 @@ def _direct_open(*, creator: User, other: User) -> tuple[Conversation, bool]:
     return conversation, True
 
 
-def _validate_message(body, client_id) -> None:
+def message_validate(*, body, client_id) -> None:
+    """Refuses (ValidationError) a body or client_id no message may have: the one check of
+    both, for REST and socket sends."""
     _check_text(body, name="body")
     if not body.strip():
         raise ValidationError({"body": ["A message cannot be empty."]})
@@ -151,7 +145,7 @@ def _validate_message(body, client_id) -> None:
 def _locked_conversation(*, user: User, conversation_id) -> Conversation:
     """The conversation, row-locked, if `user` takes part in it; 404 otherwise (whether it
     exists is nobody else's business)."""
-    if isinstance(conversation_id, bool) or not isinstance(conversation_id, int) or not 1 <= conversation_id <= MAX_ID:
+    if not is_id(conversation_id):
         raise NotFound("No such conversation.")
     conversation = (
         Conversation.objects.select_for_update(of=("self",))
@@ -181,7 +175,7 @@ def message_send(*, sender: User, conversation_id: int, body: str, client_id: st
     gets `message.new` after commit. The conversation row is locked for the transaction,
     so a conversation's messages commit in id order.
     """
-    _validate_message(body, client_id)
+    message_validate(body=body, client_id=client_id)
     conversation = _locked_conversation(user=sender, conversation_id=conversation_id)
     existing = _existing_send(sender=sender, conversation_id=conversation.pk, client_id=client_id)
     if existing is not None:
@@ -222,9 +216,10 @@ def conversation_mark_read(*, user: User, conversation_id: int, message_id: int)
     """Moves the user's read position in a conversation forward to `message_id` (never
     back). The message must belong to the conversation. When the position moved, every
     participant (the reader's other tabs too) gets `message.read`; a repeat is a no-op."""
-    if isinstance(conversation_id, bool) or not isinstance(conversation_id, int) or not 1 <= conversation_id <= MAX_ID:
+    if not is_id(conversation_id):
         raise NotFound("No such conversation.")
-    message_id = _check_id(message_id, name="message_id")
+    if not is_id(message_id):
+        raise ValidationError({"message_id": ["Must be a positive integer id."]})
     participant = (
         Participant.objects.select_for_update()
         .filter(conversation_id=conversation_id, user=user)

@@ -7,12 +7,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api import THROTTLES, paginate, target_user
+from core.images import check_request_size
+from core.pagination import CursorPagination
 from feed import services
-from feed.images import check_request_size
 from feed.models import CAPTION_MAX, COMMENT_MAX
 from feed.selectors import comment_list, feed_for_user, post_get, post_list_by_author
 from feed.serializers import CommentSerializer, PostSerializer
-from realtime.pagination import CursorPagination
 
 
 class OldestFirstPagination(CursorPagination):

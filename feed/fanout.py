@@ -18,8 +18,10 @@ from django.db.models import Q
 
 from accounts.models import Follow
 from accounts.selectors import exclude_blocked
+from feed.models import Post
+from feed.serializers import post_payload
 from realtime.presence import live_connections
-from realtime.publish import publish, user_group
+from realtime.publish import push_frame
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +71,6 @@ def online_recipient_ids(*, author_id: int, after_id: int = 0, limit: int = CHUN
 
 def fan_out(post_id: int) -> int:
     """Publishes the post to its online audience now; returns how many users were told."""
-    from feed.models import Post
-    from feed.serializers import post_payload
-
     post = Post.objects.select_related("author").filter(pk=post_id).first()
     if post is None:
         return 0
@@ -83,7 +82,7 @@ def fan_out(post_id: int) -> int:
         ids = online_recipient_ids(author_id=post.author_id, after_id=after)
         if not ids:
             return told
-        publish([(user_group(uid), {"type": "feed.post", "data": data}) for uid in ids])
+        push_frame(ids, {"type": "feed.post", "data": data})
         told += len(ids)
         after = ids[-1]
         if len(ids) < CHUNK_SIZE:

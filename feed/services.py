@@ -12,8 +12,8 @@ from rest_framework import exceptions
 from accounts.cache import profile_cache_invalidate
 from accounts.models import User
 from accounts.selectors import block_exists
+from core.images import image_process
 from feed import fanout
-from feed.images import image_process
 from feed.models import CAPTION_MAX, COMMENT_MAX, Comment, Like, Post
 from feed.selectors import post_get
 from notifications.services import mentioned_users, notification_create, notifications_create
@@ -41,7 +41,7 @@ def _post_for_write(post_id: int) -> Post:
 
 
 def post_create(*, author: User, image, caption: str = "") -> Post:
-    """Publishes a photo: validates and re-encodes the image (see feed.images), stores it
+    """Publishes a photo: validates and re-encodes the image (see core.images), stores it
     and its thumbnail, creates the post, bumps the author's post_count, notifies users
     @mentioned in the caption, and after commit hands the post to the feed fan-out.
 

@@ -13,12 +13,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET
 
-from accounts.models import User
+from accounts.models import User, is_username
 from chat.models import Participant
+from core.ids import is_id
 from feed.models import Post
 
 LOGIN_URL = "/login"
-MAX_ID = 2**63 - 1
 
 
 
@@ -89,14 +89,14 @@ def upload_page(request: HttpRequest) -> HttpResponse:
 
 @app_page
 def profile_page(request: HttpRequest, username: str) -> HttpResponse:
-    if len(username) > 30 or not User.objects.filter(username=username, is_active=True).exists():
+    if not is_username(username) or not User.objects.filter(username=username, is_active=True).exists():
         return _not_found(request)
     return _shell(request, "profile", f"@{username}", profile_username=username)
 
 
 @app_page
 def post_page(request: HttpRequest, post_id: int) -> HttpResponse:
-    if post_id > MAX_ID:
+    if not is_id(post_id):
         return _not_found(request)
     post = Post.objects.filter(pk=post_id).select_related("author").first()
     if post is None:
@@ -118,7 +118,7 @@ def inbox_page(request: HttpRequest) -> HttpResponse:
 def conversation_page(request: HttpRequest, conversation_id: int) -> HttpResponse:
     # Only a participant may open a conversation; anyone else gets the same 404 as for a
     # conversation that does not exist.
-    if conversation_id > MAX_ID or not Participant.objects.filter(
+    if not is_id(conversation_id) or not Participant.objects.filter(
         conversation_id=conversation_id, user=request.user
     ).exists():
         return _not_found(request)

@@ -5,11 +5,10 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.ids import MAX_ID
+from core.pagination import CursorPagination
 from notifications import selectors, services
 from notifications.serializers import NotificationSerializer
-from realtime.pagination import CursorPagination
-
-MAX_ID = 2**63 - 1
 
 
 class NotificationListApi(APIView):

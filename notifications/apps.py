@@ -3,3 +3,11 @@ from django.apps import AppConfig
 
 class NotificationsConfig(AppConfig):
     name = "notifications"
+
+    def ready(self):
+        # accounts sits below notifications and does not import it: it announces follows
+        # and this app turns them into notifications (in the follow's transaction).
+        from accounts.signals import follow_created
+        from notifications.services import notify_follow
+
+        follow_created.connect(notify_follow, dispatch_uid="notifications.notify_follow")

@@ -4,13 +4,14 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import USERNAME_CHARS, User
 from accounts.selectors import block_exists
 from notifications.models import Notification
 from notifications.serializers import notification_payload
 from realtime import events
 
-MENTION_RE = re.compile(r"(?<![A-Za-z0-9_.])@([A-Za-z0-9_.]{3,30})")
+# `@name` where no username character comes before the `@` (so `a@b.c` mentions nobody).
+MENTION_RE = re.compile(rf"(?<!{USERNAME_CHARS})@({USERNAME_CHARS}{{3,30}})")
 # A like or follow withdrawn and given again within this window does not notify twice.
 RENOTIFY_AFTER = timedelta(hours=1)
 
@@ -65,3 +66,8 @@ def notifications_create(*, actor: User, notices: list[tuple[User, str]], post=N
 def notifications_mark_read(*, user: User, up_to: int) -> int:
     """Marks the user's notifications with id <= up_to as read. Returns how many changed."""
     return Notification.objects.filter(recipient=user, id__lte=up_to, read=False).update(read=True)
+
+
+def notify_follow(*, follower: User, followee: User, **_signal) -> None:
+    """`accounts.signals.follow_created`: the followee hears of a new follower."""
+    notification_create(recipient=followee, actor=follower, verb=Notification.Verb.FOLLOW)

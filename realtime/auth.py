@@ -12,21 +12,37 @@ rescued by a cookie. The scope gets `user` (AnonymousUser when nobody), `credent
 (SHA-256 hex of the token or session key: logout closes sockets through it),
 `credential_kind` ("token", "session" or "") and `auth_unavailable` (the database could not
 be asked). The consumer accepts an anonymous socket and closes it with 4401.
+
+Tokens belong to the accounts app: `asgi.py` hands the middleware a `TokenStore` (how to
+find a token's user, and whether a token still stands), so the gateway imports no app.
 """
 
 import logging
 from importlib import import_module
 from types import SimpleNamespace
+from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
+from django.contrib.auth import get_user
 from django.contrib.auth.models import AnonymousUser
-from django.db import InterfaceError, OperationalError
 from django.http.request import split_domain_port, validate_host
 
-from accounts.models import hash_token
+from core.crypto import digest
+from core.errors import UNAVAILABLE_ERRORS
+from realtime.db import database_call
 
 log = logging.getLogger(__name__)
+
+
+class TokenStore(Protocol):
+    """The API tokens, as the gateway asks about them (both run in a database thread)."""
+
+    def user_for_token(self, key: str):
+        """The active user a token key belongs to, or None."""
+
+    def token_valid(self, *, digest: str, user_id: int) -> bool:
+        """Whether the token with this digest still names this active user."""
 
 MAX_CREDENTIAL_CHARS = 128
 MAX_QUERY_STRING_BYTES = 4096
@@ -81,45 +97,37 @@ def session_key_from_scope(scope) -> str | None:
 
 
 def _user_for_session(session_key: str):
-    from django.contrib.auth import get_user
-
     session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
     user = get_user(SimpleNamespace(session=session))
     return user if user.is_authenticated and user.is_active else None
 
 
-def _authenticate(token: str | None, session_key: str | None):
+@database_call
+def authenticate(tokens: TokenStore, token: str | None, session_key: str | None):
     """(user or None, digest, kind) for the presented credential."""
-    from accounts.auth import user_for_token
-
     if token is not None:
         if not token or len(token) > MAX_CREDENTIAL_CHARS:
             return None, "", ""
-        user = user_for_token(token)
-        return (user, hash_token(token), "token") if user else (None, "", "")
+        user = tokens.user_for_token(token)
+        return (user, digest(token), "token") if user else (None, "", "")
     if session_key and len(session_key) <= MAX_CREDENTIAL_CHARS:
         user = _user_for_session(session_key)
-        return (user, hash_token(session_key), "session") if user else (None, "", "")
+        return (user, digest(session_key), "session") if user else (None, "", "")
     return None, "", ""
 
 
-def credential_still_valid(*, kind: str, digest: str, session_key: str | None, user_id: int) -> bool:
+def credential_still_valid(scope, *, user_id: int) -> bool:
     """Whether the credential a socket opened with still names its user (a logout whose
-    `auth.revoked` publish was lost is caught by the gateway's periodic check)."""
-    from accounts.models import ApiToken
-
+    `auth.revoked` publish was lost is caught by the gateway's periodic check). Runs in a
+    database thread."""
+    kind = scope.get("credential_kind", "")
     if kind == "token":
-        return ApiToken.objects.filter(digest=digest, user_id=user_id, user__is_active=True).exists()
+        return scope["token_store"].token_valid(digest=scope.get("credential_digest", ""), user_id=user_id)
+    session_key = scope.get("session_key")
     if kind == "session" and session_key:
         user = _user_for_session(session_key)
         return user is not None and user.pk == user_id
     return False
-
-
-async def authenticate(token: str | None, session_key: str | None):
-    from realtime.consumers import database_call
-
-    return await database_call(_authenticate)(token, session_key)
 
 
 async def refuse_handshake(receive, send) -> None:
@@ -130,10 +138,12 @@ async def refuse_handshake(receive, send) -> None:
 
 
 class OriginAndAuthMiddleware:
-    """ASGI middleware for websocket scopes: enforces the Origin rule and authenticates."""
+    """ASGI middleware for websocket scopes: enforces the Origin rule and authenticates
+    with `tokens` or the session."""
 
-    def __init__(self, app):
+    def __init__(self, app, *, tokens: TokenStore):
         self.app = app
+        self.tokens = tokens
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "websocket":
@@ -146,15 +156,17 @@ class OriginAndAuthMiddleware:
         # A cookie counts only when a browser told us, by a valid Origin, which page opened it.
         session_key = session_key_from_scope(scope) if origin is not None and token is None else None
         scope = dict(scope)
-        scope.update(user=AnonymousUser(), credential_digest="", credential_kind="", auth_unavailable=False)
+        scope.update(
+            user=AnonymousUser(), credential_digest="", credential_kind="", auth_unavailable=False, token_store=self.tokens
+        )
         try:
-            user, digest, kind = await authenticate(token, session_key)
-        except (OperationalError, InterfaceError):
+            user, credential_digest, kind = await authenticate(self.tokens, token, session_key)
+        except UNAVAILABLE_ERRORS:
             log.warning("websocket auth: database unavailable")
             scope["auth_unavailable"] = True
         else:
             if user is not None:
-                scope.update(user=user, credential_digest=digest, credential_kind=kind)
+                scope.update(user=user, credential_digest=credential_digest, credential_kind=kind)
                 if kind == "session":
                     scope["session_key"] = session_key
         return await self.app(scope, receive, send)

@@ -8,36 +8,35 @@ the gap is filled from the log first. A periodic look at the log (WS_LOG_CHECK_S
 a lost publish that no later event exposes. Handlers run one at a time per consumer; the
 periodic check runs beside them, so all durable delivery holds `self.delivery`.
 
+Client frames other than `resume` and `ping` go to the handlers the domain apps register
+(realtime.registry); ephemeral frames from the channel layer (`gateway.frame`) are
+forwarded as they are.
+
 Every ORM call goes through a `_`-prefixed `database_call` method (run in a small pool of
-database threads, see `db_executor`), which closes stale connections itself; `dispatch`
+database threads, see realtime.db), which closes stale connections itself; `dispatch`
 therefore skips Channels' per-handler `aclose_old_connections()` thread hop, which would
 otherwise cost a thread round trip for every relayed frame.
 """
 
 import asyncio
-import functools
 import json
 import logging
 import random
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from channels.consumer import get_handler_name
-from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from django.core.exceptions import ObjectDoesNotExist
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DatabaseError, InterfaceError, OperationalError, connections
-from django.http import Http404
-from rest_framework import exceptions as drf_exceptions
+from django.db import DatabaseError
 
-from realtime import events, presence
-from realtime.errors import _flatten
-from realtime.metrics import WS_CLOSES, WS_CONNECTIONS, WS_EVENTS_OUT, WS_FRAMES_IN, WS_GAPS_FILLED
-from realtime.publish import credential_group, user_group
+from core.errors import UNAVAILABLE_DETAIL, UNAVAILABLE_ERRORS
+from core.ids import parse_id
+from core.metrics import WS_CLOSES, WS_CONNECTIONS, WS_EVENTS_OUT, WS_FRAMES_IN, WS_GAPS_FILLED
+from realtime import events, presence, registry
+from realtime.auth import credential_still_valid, query_param
+from realtime.db import database_call
+from realtime.frames import MAX_REF_CHARS, error_frame, error_from_exception, int_field, valid_ref
+from realtime.publish import credential_group, frame_message, publish, user_group
 
 log = logging.getLogger(__name__)
 
@@ -47,144 +46,21 @@ CLOSE_TOO_BIG = 1009
 CLOSE_UNAVAILABLE = 4503
 
 REPLAY_BATCH = 500
-MAX_ID = 2**63 - 1
-MAX_REF_CHARS = 100
-MEMBERSHIP_TTL_SECONDS = 10.0
-PRESENCE_SEND_TIMEOUT = 2.0
 FIRST_CHECK_SECONDS = 3.0
 
-CLIENT_TYPES = ("resume", "message.send", "message.read", "typing", "ping")
 # Channel-layer messages this consumer accepts; anything else on its groups is ignored.
 LAYER_HANDLERS = frozenset(
-    {
-        "websocket_connect",
-        "websocket_receive",
-        "websocket_disconnect",
-        "event_push",
-        "feed_post",
-        "gateway_typing",
-        "gateway_presence",
-        "auth_revoked",
-    }
+    {"websocket_connect", "websocket_receive", "websocket_disconnect", "event_push", "gateway_frame", "auth_revoked"}
 )
-UNAVAILABLE_ERRORS = (OperationalError, InterfaceError)
-
-
-_executor: ThreadPoolExecutor | None = None
-_executor_lock = threading.Lock()
-
-
-def db_executor() -> ThreadPoolExecutor:
-    """The gateway's database threads. Channels' default (`thread_sensitive`) runs every
-    socket's ORM work of a process in ONE thread, so one slow commit stalls all sockets; a
-    small pool lets sockets commit side by side. Each thread keeps its own connection, so
-    a node holds at most WS_DB_THREADS of them for its sockets. Keep it small: the threads
-    share the GIL with the event loop (see the setting)."""
-    global _executor
-    with _executor_lock:
-        if _executor is None:
-            # SQLite takes one writer at a time: more threads would only queue on its lock.
-            sqlite = settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
-            workers = 1 if sqlite else settings.WS_DB_THREADS
-            _executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gateway-db")
-        return _executor
-
-
-def db_executor_shutdown() -> None:
-    """Stops the database threads (their connections close as the threads end); the next
-    database call starts a new pool. For tests and orderly shutdown."""
-    global _executor
-    with _executor_lock:
-        executor, _executor = _executor, None
-    if executor is None:
-        return
-    # One task per thread (the barrier keeps any thread from taking two) closes its connections.
-    workers = executor._max_workers
-    barrier = threading.Barrier(workers)
-
-    def close_mine():
-        connections.close_all()
-        try:
-            barrier.wait(timeout=5)
-        except threading.BrokenBarrierError:
-            pass
-
-    for _ in range(workers):
-        executor.submit(close_mine)
-    executor.shutdown(wait=True)
-
-
-def database_call(func):
-    """Runs `func` in a gateway database thread, closing stale connections around it."""
-
-    @functools.wraps(func)
-    async def wrapper(*args, **kwargs):
-        return await DatabaseSyncToAsync(func, thread_sensitive=False, executor=db_executor())(*args, **kwargs)
-
-    return wrapper
-
-
-class FrameError(Exception):
-    """A client frame the gateway refuses; becomes an `error` frame, the socket stays open."""
-
-    def __init__(self, code: str, detail: str):
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
-
-
-def error_frame(ref, code: str, detail: str) -> dict:
-    return {"type": "error", "ref": ref, "code": code, "detail": detail}
-
-
-def error_from_exception(exc: Exception) -> tuple[str, str]:
-    """(code, detail) of an exception raised by a service, as the REST API would name it."""
-    if isinstance(exc, DjangoValidationError):
-        exc = drf_exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
-    elif isinstance(exc, (Http404, ObjectDoesNotExist)):
-        exc = drf_exceptions.NotFound()
-    elif isinstance(exc, DjangoPermissionDenied):
-        exc = drf_exceptions.PermissionDenied()
-    if isinstance(exc, drf_exceptions.ValidationError):
-        fields = _flatten(exc.detail)
-        name, messages = next(iter(fields.items()), ("non_field_errors", ["Invalid input."]))
-        return "invalid", messages[0] if name == "non_field_errors" else f"{name}: {messages[0]}"
-    if isinstance(exc, drf_exceptions.Throttled):
-        return "throttled", str(exc.detail)
-    if isinstance(exc, drf_exceptions.APIException):
-        codes = exc.get_codes()
-        return (codes if isinstance(codes, str) else exc.default_code), str(exc.detail)
-    if isinstance(exc, UNAVAILABLE_ERRORS):
-        return "unavailable", "The database is unavailable; try again shortly."
-    return "server_error", "The server could not handle this frame."
-
-
-def int_field(frame: dict, name: str, *, minimum: int = 1) -> int:
-    value = frame.get(name)
-    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= MAX_ID:
-        raise FrameError("invalid", f"{name}: must be an integer of at least {minimum}.")
-    return value
-
-
-def str_field(frame: dict, name: str, *, max_chars: int) -> str:
-    value = frame.get(name)
-    if not isinstance(value, str) or not value:
-        raise FrameError("invalid", f"{name}: must be a non-empty string.")
-    if len(value) > max_chars:
-        raise FrameError("invalid", f"{name}: at most {max_chars} characters.")
-    return value
 
 
 def query_after(scope) -> int | None | str:
     """`?after=N` of the handshake: N, None when absent, or "invalid"."""
-    from realtime.auth import query_param
-
     raw = query_param(scope, "after")
     if raw is None:
         return None
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 19 or int(raw) > MAX_ID:
-        return "invalid"
-    return int(raw)
+    after = parse_id(raw, minimum=0)
+    return "invalid" if after is None else after
 
 
 class GatewayConsumer(AsyncWebsocketConsumer):
@@ -204,7 +80,8 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         self.unjoined: list[str] = []
         self.joined: list[str] = []
         self.tick_task: asyncio.Task | None = None
-        self.membership: dict[int, tuple[float, list[int] | None]] = {}
+        # What frame handlers keep per socket, under keys they own ("chat.membership").
+        self.state: dict = {}
 
     # Plumbing
 
@@ -242,7 +119,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         user = self.scope.get("user")
         if self.scope.get("auth_unavailable"):
             await self.accept()
-            await self.send_frame(error_frame(None, "unavailable", "The database is unavailable; try again shortly."))
+            await self.send_frame(error_frame(None, "unavailable", UNAVAILABLE_DETAIL))
             await self.close_with(CLOSE_UNAVAILABLE)
             return
         if user is None or not user.is_authenticated:
@@ -262,7 +139,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         except UNAVAILABLE_ERRORS:
             log.warning("gateway: database unavailable at connect")
             await self.accept()
-            await self.send_frame(error_frame(None, "unavailable", "The database is unavailable; try again shortly."))
+            await self.send_frame(error_frame(None, "unavailable", UNAVAILABLE_DETAIL))
             await self.close_with(CLOSE_UNAVAILABLE)
             return
         await self.accept()
@@ -279,7 +156,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
                 await self._resume(after, ref=None, fallback=last_id)
         self.tick_task = asyncio.ensure_future(self._tick_loop())
         if came_online:
-            await self._announce(peers, online=True)
+            self._announce(peers, online=True)
 
     async def websocket_disconnect(self, message):
         await self._stop_tick()
@@ -297,7 +174,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
                 log.warning("gateway: could not forget connection %s", self.channel_name, exc_info=True)
             else:
                 if went_offline:
-                    await self._announce(peers, online=False)
+                    self._announce(peers, online=False)
         await super().websocket_disconnect(message)
 
     async def _join(self, group: str) -> bool:
@@ -430,20 +307,22 @@ class GatewayConsumer(AsyncWebsocketConsumer):
             await self.send_frame(error_frame(None, "bad_frame", "A frame is a JSON object with a `type`."))
             return
         ref = frame.get("ref")
-        if not (ref is None or (isinstance(ref, str) and len(ref) <= MAX_REF_CHARS) or (isinstance(ref, int) and not isinstance(ref, bool) and abs(ref) <= MAX_ID)):
+        if not valid_ref(ref):
             WS_FRAMES_IN.labels(type="invalid").inc()
             await self.send_frame(error_frame(None, "invalid", f"ref: a string of at most {MAX_REF_CHARS} characters or an integer."))
             return
         kind = frame.get("type")
-        if kind not in CLIENT_TYPES:
+        handler = self._frame_handler(kind)
+        if handler is None:
             WS_FRAMES_IN.labels(type="invalid").inc()
-            await self.send_frame(error_frame(ref, "unknown_type", "Unknown frame type; expected one of: " + ", ".join(CLIENT_TYPES) + "."))
+            expected = ", ".join(registry.client_frame_types())
+            await self.send_frame(error_frame(ref, "unknown_type", f"Unknown frame type; expected one of: {expected}."))
             return
         WS_FRAMES_IN.labels(type=kind).inc()
         try:
-            await self._handle_frame(kind, frame, ref)
-        except FrameError as exc:
-            await self.send_frame(error_frame(ref, exc.code, exc.detail))
+            data = await handler(self, frame)
+            if data is not None:
+                await self.send_frame({"type": "ack", "ref": ref, "data": data})
         except Exception as exc:  # noqa: BLE001 - no bad frame kills the socket
             code, detail = error_from_exception(exc)
             if code == "server_error":
@@ -459,82 +338,40 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         self.tokens -= 1
         return True
 
-    async def _handle_frame(self, kind: str, frame: dict, ref) -> None:
+    def _frame_handler(self, kind):
         if kind == "ping":
-            await self.send_frame({"type": "pong"})
-        elif kind == "message.send":
-            from chat.models import BODY_MAX, CLIENT_ID_MAX
+            return self._ping
+        if kind == "resume":
+            return self._resume_frame
+        return registry.frame_handlers().get(kind) if isinstance(kind, str) else None
 
-            conversation = int_field(frame, "conversation")
-            body = frame.get("body")
-            if not isinstance(body, str):
-                raise FrameError("invalid", "body: must be a string.")
-            if len(body) > BODY_MAX:
-                raise FrameError("invalid", f"body: at most {BODY_MAX} characters.")
-            client_id = str_field(frame, "client_id", max_chars=CLIENT_ID_MAX)
-            data = await self._message_send(conversation, body, client_id)
-            await self.send_frame({"type": "ack", "ref": ref, "data": data})
-        elif kind == "message.read":
-            conversation = int_field(frame, "conversation")
-            message_id = int_field(frame, "message_id")
-            data = await self._message_read(conversation, message_id)
-            await self.send_frame({"type": "ack", "ref": ref, "data": data})
-        elif kind == "typing":
-            conversation = int_field(frame, "conversation")
-            others = await self._others_in(conversation)
-            if others is None:
-                raise FrameError("not_found", "No such conversation.")
-            relay = {"type": "gateway.typing", "data": {"conversation": conversation, "user": self.brief}}
-            await self._group_send_all([user_group(uid) for uid in others], relay)
-        elif kind == "resume":
-            after = int_field(frame, "after", minimum=0)
-            async with self.delivery:
-                await self._resume(after, ref=ref)
+    @staticmethod
+    async def _ping(socket, frame: dict) -> None:
+        await socket.send_frame({"type": "pong"})
 
-    async def _others_in(self, conversation: int) -> list[int] | None:
-        """Other participants of a conversation (cached briefly: typing comes in streams)."""
-        now = time.monotonic()
-        cached = self.membership.get(conversation)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        others = await self._other_participants(conversation)
-        if len(self.membership) > 100:
-            self.membership.clear()
-        self.membership[conversation] = (now + MEMBERSHIP_TTL_SECONDS, others)
-        return others
+    @staticmethod
+    async def _resume_frame(socket, frame: dict) -> None:
+        after = int_field(frame, "after", minimum=0)
+        async with socket.delivery:
+            await socket._resume(after, ref=frame.get("ref"))
 
-    async def _group_send_all(self, groups: list[str], message: dict) -> None:
-        if not groups:
-            return
-        results = await asyncio.gather(
-            *(self.channel_layer.group_send(group, message) for group in groups), return_exceptions=True
-        )
-        failed = [r for r in results if isinstance(r, BaseException)]
-        if failed:
-            log.warning("gateway: %d of %d best-effort sends failed", len(failed), len(groups), exc_info=failed[0])
+    def push(self, user_ids: list[int], frame: dict, *, skip_self: bool = False) -> None:
+        """Best effort, without waiting: an ephemeral frame to every socket of these users
+        (for frame handlers: `typing`)."""
+        if user_ids:
+            message = frame_message(frame, skip_user=self.user_id if skip_self else None)
+            publish([(user_group(uid), message) for uid in user_ids])
 
-    async def _announce(self, peers: list[int], *, online: bool) -> None:
+    def _announce(self, peers: list[int], *, online: bool) -> None:
         """Best effort: tells the people sharing a conversation that this user came or went."""
-        relay = {"type": "gateway.presence", "data": {"user": self.brief, "online": online}}
-        try:
-            await asyncio.wait_for(
-                self._group_send_all([user_group(uid) for uid in peers], relay), timeout=PRESENCE_SEND_TIMEOUT
-            )
-        except TimeoutError:
-            log.warning("gateway: presence announcement timed out")
+        self.push(peers, {"type": "presence", "data": {"user": self.brief, "online": online}})
 
-    # Ephemeral relays from the channel layer (no ORM)
+    # Ephemeral frames from the channel layer (no ORM)
 
-    async def gateway_typing(self, message):
-        data = message.get("data") or {}
-        if (data.get("user") or {}).get("id") != self.user_id:
-            await self.send_frame({"type": "typing", "data": data})
-
-    async def gateway_presence(self, message):
-        await self.send_frame({"type": "presence", "data": message.get("data")})
-
-    async def feed_post(self, message):
-        await self.send_frame({"type": "feed.post", "data": message.get("data")})
+    async def gateway_frame(self, message):
+        frame = message.get("frame")
+        if isinstance(frame, dict) and message.get("skip_user") != self.user_id:
+            await self.send_frame(frame)
 
     async def auth_revoked(self, message):
         await self.close_with(CLOSE_UNAUTHENTICATED)
@@ -543,30 +380,21 @@ class GatewayConsumer(AsyncWebsocketConsumer):
 
     @database_call
     def _open(self) -> tuple[bool, int, dict, list[int]]:
-        from accounts.serializers import user_brief
-
         came_online = presence.connection_open(
             channel_name=self.channel_name, user_id=self.user_id, **self._credential_columns()
         )
-        peers = presence.conversation_peer_ids(user_id=self.user_id) if came_online else []
-        return came_online, events.last_event_id(user_id=self.user_id), dict(user_brief(self.user)), peers
+        peers = registry.peers_of(self.user_id) if came_online else []
+        return came_online, events.last_event_id(user_id=self.user_id), registry.user_brief(self.user), peers
 
     @database_call
     def _close(self) -> tuple[bool, list[int]]:
         went_offline = presence.connection_close(channel_name=self.channel_name, user_id=self.user_id)
-        return went_offline, presence.conversation_peer_ids(user_id=self.user_id) if went_offline else []
+        return went_offline, registry.peers_of(self.user_id) if went_offline else []
 
     @database_call
     def _touch(self) -> tuple[int, bool]:
-        from realtime.auth import credential_still_valid
-
         presence.connection_touch(channel_name=self.channel_name, user_id=self.user_id, **self._credential_columns())
-        valid = credential_still_valid(
-            kind=self.scope.get("credential_kind", ""),
-            digest=self.scope.get("credential_digest", ""),
-            session_key=self.scope.get("session_key"),
-            user_id=self.user_id,
-        )
+        valid = credential_still_valid(self.scope, user_id=self.user_id)
         return events.last_event_id(user_id=self.user_id), valid
 
     def _credential_columns(self) -> dict:
@@ -582,26 +410,3 @@ class GatewayConsumer(AsyncWebsocketConsumer):
     @database_call
     def _replay(self, after: int) -> list[dict]:
         return events.replay(user_id=self.user_id, after=after, limit=REPLAY_BATCH)
-
-    @database_call
-    def _message_send(self, conversation: int, body: str, client_id: str) -> dict:
-        from chat.serializers import message_payload
-        from chat.services import message_send
-        from realtime.throttling import throttle_user_write
-
-        # The REST send's throttle scope, shared: a socket is no way around it.
-        throttle_user_write(user=self.user, scope="message")
-        message, _created = message_send(sender=self.user, conversation_id=conversation, body=body, client_id=client_id)
-        return message_payload(message)
-
-    @database_call
-    def _message_read(self, conversation: int, message_id: int) -> dict:
-        from chat.serializers import read_payload
-        from chat.services import conversation_mark_read
-
-        participant = conversation_mark_read(user=self.user, conversation_id=conversation, message_id=message_id)
-        return dict(read_payload(conversation_id=conversation, user=self.user, message_id=participant.last_read_message_id))
-
-    @database_call
-    def _other_participants(self, conversation: int) -> list[int] | None:
-        return presence.conversation_other_participant_ids(user_id=self.user_id, conversation_id=conversation)

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.metrics import EVENTS_APPENDED
 from realtime.models import Event, EventSequence
 from realtime.publish import publish, user_group
 
@@ -58,6 +59,7 @@ def append(*, user_ids: Iterable[int], kind: str, data: Any) -> dict[int, int]:
         assigned[user_id] = seq
         rows.append(Event(user_id=user_id, seq=seq, kind=kind, payload=payload))
     Event.objects.bulk_create(rows)
+    EVENTS_APPENDED.labels(kind=kind).inc(len(rows))
     sends = [(user_group(uid), {"type": "event.push", "frame": frame(seq, kind, data)}) for uid, seq in assigned.items()]
     transaction.on_commit(lambda: publish(sends), robust=True)
     return assigned

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.db import models
 
-from realtime.crypto import EncryptedTextField
+from core.crypto import EncryptedTextField
 
 
 class EventSequence(models.Model):

@@ -1,4 +1,4 @@
-"""Open sockets and who shares a conversation with whom: presence, typing and online followers.
+"""Open sockets: who is online, for presence and for live pushes to online followers.
 
 One `Connection` row per open socket. A node refreshes its rows' `seen_at` on the gateway's
 periodic tick; a node that dies leaves its rows behind, and they stop counting once `seen_at`
@@ -12,8 +12,6 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts.selectors import blocked_among, exclude_blocked
-from chat.models import Participant
 from realtime.models import Connection
 
 
@@ -65,29 +63,3 @@ def connections_prune_stale() -> int:
     """Deletes rows of sockets nobody refreshed for several TTLs (a node that died)."""
     cutoff = timezone.now() - timedelta(seconds=settings.PRESENCE_TTL_SECONDS * 10)
     return Connection.objects.filter(seen_at__lt=cutoff).delete()[0]
-
-
-# Selectors (reads)
-
-
-def conversation_peer_ids(*, user_id: int) -> list[int]:
-    """Everyone who shares at least one conversation with the user (not the user), without
-    anyone either side blocked: a block hides presence as it hides typing."""
-    mine = Participant.objects.filter(user_id=user_id).values("conversation_id")
-    peers = Participant.objects.filter(conversation_id__in=mine).exclude(user_id=user_id)
-    return list(
-        exclude_blocked(peers, user_id=user_id, field="user_id")
-        .values_list("user_id", flat=True)
-        .distinct()
-    )
-
-
-def conversation_other_participant_ids(*, user_id: int, conversation_id: int) -> list[int] | None:
-    """The other participants of a conversation the user is in, without anyone either side
-    blocked; None when the user is not a participant."""
-    ids = list(Participant.objects.filter(conversation_id=conversation_id).values_list("user_id", flat=True))
-    if user_id not in ids:
-        return None
-    others = [uid for uid in ids if uid != user_id]
-    excluded = blocked_among(user_id=user_id, other_ids=others)
-    return [uid for uid in others if uid not in excluded]

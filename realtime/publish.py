@@ -64,6 +64,19 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
+def frame_message(frame: dict, *, skip_user: int | None = None) -> dict:
+    """The channel-layer message that carries an ephemeral frame (`typing`, `presence`,
+    `feed.post`, ...) to a user's sockets, as it is; sockets of `skip_user` drop it."""
+    return {"type": "gateway.frame", "frame": frame, "skip_user": skip_user}
+
+
+def push_frame(user_ids, frame: dict, *, skip_user: int | None = None) -> None:
+    """Best effort: sends an ephemeral frame to every socket of these users, without waiting.
+    Never replayed: a client that missed one refetches over REST."""
+    message = frame_message(frame, skip_user=skip_user)
+    publish([(user_group(uid), message) for uid in user_ids])
+
+
 def credential_group(digest: str) -> str:
     """The group of every socket opened with one credential (a token digest, or the SHA-256
     of a session key): logout tells it `{"type": "auth.revoked"}` and those sockets close."""

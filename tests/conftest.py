@@ -1,9 +1,20 @@
+import hashlib
+from pathlib import Path
+
 import pytest
 from django.core.cache import cache
+from pytest_django.fixtures import _set_suffix_to_test_databases
 from rest_framework.test import APIClient
 
-from accounts.models import ApiToken, hash_token
-from tests.factories import UserFactory
+from tests.factories import UserFactory, issue_token
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """A test database per checkout (`test_instaclone_<hash of the path>`): two checkouts on
+    one machine, or CI beside a developer, never drop each other's test database."""
+    checkout = hashlib.sha256(str(Path(__file__).resolve().parent.parent).encode()).hexdigest()[:8]
+    _set_suffix_to_test_databases(suffix=checkout)
 
 
 @pytest.fixture(autouse=True)
@@ -35,12 +46,6 @@ def user(db):
 @pytest.fixture
 def other_user(db):
     return UserFactory()
-
-
-def issue_token(user) -> str:
-    key = ApiToken.new_key()
-    ApiToken.objects.create(user=user, digest=hash_token(key))
-    return key
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from accounts.models import User
+from accounts.services import token_create
 
 PASSWORD = "correct-horse-battery-9"
 
@@ -40,3 +41,8 @@ def image_upload(name: str = "photo.jpg", **kwargs) -> SimpleUploadedFile:
 
 def client_id() -> str:
     return str(uuid.uuid4())
+
+
+def issue_token(user) -> str:
+    """A new API token key for the user: the one way tests get a token."""
+    return token_create(user=user)

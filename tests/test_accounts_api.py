@@ -9,10 +9,11 @@ from django.test.utils import CaptureQueriesContext
 from PIL import Image
 from rest_framework.test import APIClient
 
-from accounts.models import ApiToken, Block, Follow, User, hash_token
+from accounts.models import ApiToken, Block, Follow, User
+from core.crypto import digest
+from core.throttling import ScopedThrottle
 from notifications.models import Notification
 from realtime.publish import credential_group
-from realtime.throttling import ScopedThrottle
 from tests.factories import PASSWORD, UserFactory, image_upload
 
 PROFILE_FIELDS = {
@@ -79,7 +80,7 @@ def test_register_creates_user_returns_token_and_opens_session(api_client):
     assert "sessionid" in response.cookies and "csrftoken" in response.cookies
     user = User.objects.get(username="newcomer")
     assert user.password.startswith("argon2")
-    assert ApiToken.objects.get(user=user).digest == hash_token(body["token"])
+    assert ApiToken.objects.get(user=user).digest == digest(body["token"])
     token_client = APIClient()
     token_client.credentials(HTTP_AUTHORIZATION=f"Token {body['token']}")
     assert token_client.get("/api/me").json()["username"] == "newcomer"
@@ -141,7 +142,7 @@ def test_login_issues_a_new_token_each_time_and_stores_only_its_digest(api_clien
     keys = {first.json()["token"], second.json()["token"]}
     assert len(keys) == 2
     stored = set(ApiToken.objects.filter(user=user).values_list("digest", flat=True))
-    assert stored == {hash_token(k) for k in keys}
+    assert stored == {digest(k) for k in keys}
     assert not stored & keys
     assert "sessionid" in first.cookies and "csrftoken" in first.cookies
 
@@ -189,7 +190,7 @@ def test_logout_revokes_the_token_and_tells_its_sockets(api_client, django_captu
     key = api_client.post("/api/auth/login", {"username": "alice", "password": PASSWORD}, format="json").json()["token"]
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    group = credential_group(hash_token(key))
+    group = credential_group(digest(key))
 
     def logout():
         with django_capture_on_commit_callbacks(execute=True):
@@ -200,7 +201,7 @@ def test_logout_revokes_the_token_and_tells_its_sockets(api_client, django_captu
     # then
     assert response.status_code == 204
     assert received[group] == [{"type": "auth.revoked"}]
-    assert not ApiToken.objects.filter(digest=hash_token(key)).exists()
+    assert not ApiToken.objects.filter(digest=digest(key)).exists()
     again = client.get("/api/me")
     assert again.status_code == 401 and again.json()["code"] == "authentication_failed"
 

@@ -13,10 +13,10 @@ from django.db import connection
 from accounts.models import Block
 from accounts.services import follow_create, token_create
 from chat.services import conversation_mark_read, conversation_open, message_send
+from core import crypto
+from core.management.commands.rotate_encryption_keys import encrypted_columns
 from feed.services import comment_create, like_create, post_create
 from notifications.services import notification_create
-from realtime import crypto
-from realtime.management.commands.rotate_encryption_keys import encrypted_columns
 from tests.factories import UserFactory, image_upload
 from tests.servers import ROOT, Database, server_env
 

@@ -6,8 +6,8 @@ from accounts.models import Block
 from accounts.serializers import user_brief
 from chat.models import Message
 from chat.services import conversation_open, message_send
+from core.throttling import ScopedThrottle
 from realtime import events
-from realtime.throttling import ScopedThrottle
 from tests.factories import UserFactory, client_id
 
 CONVERSATION_KEYS = {"id", "participants", "last_message", "unread_count"}

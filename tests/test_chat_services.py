@@ -12,8 +12,8 @@ from accounts.serializers import user_brief
 from chat import selectors
 from chat.models import Conversation, Message, Participant
 from chat.services import conversation_mark_read, conversation_open, message_send
+from core.errors import Conflict
 from realtime import events
-from realtime.errors import Conflict
 from realtime.models import Event
 from realtime.publish import user_group
 from tests.factories import UserFactory, client_id

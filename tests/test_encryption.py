@@ -10,8 +10,8 @@ from django.test import override_settings
 
 from chat.models import Message
 from chat.services import conversation_open, message_send
-from realtime import crypto
-from realtime.management.commands.rotate_encryption_keys import encrypted_columns
+from core import crypto
+from core.management.commands.rotate_encryption_keys import encrypted_columns
 from realtime.models import Event
 from tests.factories import UserFactory
 

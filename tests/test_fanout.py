@@ -15,7 +15,7 @@ from feed import fanout
 from feed.models import Post
 from feed.serializers import post_payload
 from realtime.models import Connection
-from realtime.publish import user_group
+from realtime.publish import frame_message, user_group
 from tests.factories import UserFactory, image_upload
 
 
@@ -95,7 +95,7 @@ def test_new_post_reaches_only_online_followers_off_the_request_path(client_for)
     expected = post_payload(Post.objects.select_related("author").get(pk=response.json()["id"]))
     assert expected == response.json()
     for user in watching:
-        assert received[user.pk] == [{"type": "feed.post", "data": expected}]
+        assert received[user.pk] == [frame_message({"type": "feed.post", "data": expected})]
     for user in (stale, blocked, stranger, offline):
         assert received[user.pk] == []
 
@@ -124,7 +124,7 @@ def test_fan_out_walks_online_followers_in_chunks(monkeypatch):
     assert told == 6
     assert all(len(received[u.pk]) == 1 for u in [*followers[:5], author])
     assert received[followers[5].pk] == [] and received[followers[6].pk] == []
-    assert received[author.pk][0]["data"]["liked_by_me"] is False
+    assert received[author.pk][0]["frame"]["data"]["liked_by_me"] is False
 
 
 @pytest.mark.django_db(transaction=True)

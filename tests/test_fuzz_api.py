@@ -24,10 +24,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
-from accounts.models import ApiToken, hash_token
 from chat.services import conversation_open, message_send
 from feed.services import comment_create, post_create
-from tests.factories import UserFactory, image_bytes, image_upload
+from tests.factories import UserFactory, image_bytes, image_upload, issue_token
 
 pytestmark = pytest.mark.fuzz
 
@@ -44,12 +43,6 @@ def _schema() -> schemathesis.BaseSchema:
 
 SCHEMA = _schema()
 OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
-
-
-def _issue_token(user) -> str:
-    key = ApiToken.new_key()
-    ApiToken.objects.create(user=user, digest=hash_token(key))
-    return key
 
 
 @pytest.fixture
@@ -75,7 +68,7 @@ def world(in_test_transaction):
     message, _ = message_send(sender=friend, conversation_id=conversation.pk, body="hi", client_id=str(uuid.uuid4()))
     return {
         "user": me,
-        "token": _issue_token(me),
+        "token": issue_token(me),
         "known": {
             "post_id": [mine.pk, theirs.pk],
             "comment_id": [comment.pk],
@@ -147,7 +140,7 @@ def _fuzz(operation, mode: GenerationMode, world: dict, max_examples: int) -> li
             _aim_at_known_objects(case, world["known"], aim)
         if who == "me":
             # Logging out revokes the token it is called with: each logout gets one of its own.
-            token = _issue_token(world["user"]) if logout else world["token"]
+            token = issue_token(world["user"]) if logout else world["token"]
             headers = {"Authorization": f"Token {token}"}
         elif who == "bad token":
             headers = {"Authorization": "Token " + "0" * 40}

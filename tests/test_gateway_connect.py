@@ -5,7 +5,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.test import Client
 
-from accounts.models import hash_token
+from core.crypto import digest
 from realtime.models import Connection
 from realtime.publish import credential_group
 from tests.ws_helpers import (  # noqa: F401 - the fixture is used by every test
@@ -146,7 +146,7 @@ async def test_auth_revoked_on_the_credential_group_closes_the_socket_4401():
     comm_a, _ = await open_socket(token_a)
     comm_b, _ = await open_socket(token_b)
     # when: token A is revoked (what logout publishes)
-    await get_channel_layer().group_send(credential_group(hash_token(token_a)), {"type": "auth.revoked"})
+    await get_channel_layer().group_send(credential_group(digest(token_a)), {"type": "auth.revoked"})
     # then: only the socket opened with token A closes
     assert await receive_close(comm_a) == 4401
     await comm_b.send_json_to({"type": "ping"})
@@ -161,7 +161,7 @@ async def test_periodic_check_closes_a_socket_whose_token_was_deleted(settings):
     comm, _ = await open_socket(token)
     from accounts.models import ApiToken
 
-    await sync_to_async(ApiToken.objects.filter(digest=hash_token(token)).delete)()
+    await sync_to_async(ApiToken.objects.filter(digest=digest(token)).delete)()
     # then
     assert await receive_close(comm, within=3) == 4401
 

@@ -7,8 +7,9 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.db import OperationalError
 
+import accounts.auth
 from chat.models import Message
-from realtime.publish import user_group
+from realtime.publish import frame_message, user_group
 from tests.ws_helpers import (  # noqa: F401 - the fixture is used by every test
     _close_worker_thread_connections,
     communicator,
@@ -206,7 +207,7 @@ async def test_feed_post_from_the_user_group_is_relayed():
     user, token = await make_user_with_token()
     comm, _ = await open_socket(token)
     post = {"id": 5, "caption": "sunset"}
-    await get_channel_layer().group_send(user_group(user.pk), {"type": "feed.post", "data": post})
+    await get_channel_layer().group_send(user_group(user.pk), frame_message({"type": "feed.post", "data": post}))
     assert await receive_json(comm) == {"type": "feed.post", "data": post}
     await comm.disconnect()
 
@@ -249,14 +250,12 @@ async def test_a_failing_send_gives_its_error_code_and_the_socket_lives(monkeypa
 
 
 async def test_database_unavailable_at_handshake_closes_4503(monkeypatch):
-    import realtime.auth
-
     _user, token = await make_user_with_token()
 
-    def down(token, session_key):
+    def down(key):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr(realtime.auth, "_authenticate", down)
+    monkeypatch.setattr(accounts.auth, "user_for_token", down)
     comm = communicator(token=token)
     connected, _ = await comm.connect()
     assert connected

@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import ExifTags, Image, ImageFile, features
 from rest_framework.exceptions import ValidationError
 
-from feed.images import ImageTooLarge, image_process
+from core.images import ImageTooLarge, image_process
 from feed.models import Post
 from tests.factories import image_bytes
 

@@ -10,12 +10,13 @@ from django.conf import settings
 from django.test import Client
 from rest_framework.test import APIClient
 
-from accounts.models import ApiToken, Block, User, hash_token
+from accounts.models import ApiToken, Block, User
 from chat.models import Message, Participant
+from core.crypto import digest
+from core.throttling import ScopedThrottle
 from feed.models import Comment, Post
 from notifications.models import Notification
-from realtime.throttling import ScopedThrottle
-from tests.factories import PASSWORD, UserFactory, client_id, image_upload
+from tests.factories import PASSWORD, UserFactory, client_id, image_upload, issue_token
 
 pytestmark = pytest.mark.django_db
 
@@ -28,9 +29,7 @@ def raw_client(user=None) -> APIClient:
     """A token client whose server errors come back as responses (500s are findings)."""
     client = APIClient(raise_request_exception=False)
     if user is not None:
-        key = ApiToken.new_key()
-        ApiToken.objects.create(user=user, digest=hash_token(key))
-        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(user)}")
     return client
 
 
@@ -165,7 +164,7 @@ async def ws_cleanup():
     from asgiref.sync import sync_to_async
     from django.db import connections
 
-    from realtime.consumers import db_executor_shutdown
+    from realtime.db import db_executor_shutdown
 
     await sync_to_async(db_executor_shutdown, thread_sensitive=False)()
     await sync_to_async(connections.close_all)()
@@ -241,10 +240,10 @@ def test_an_uploaded_image_is_served_as_an_image(client_for):
         "/media//etc/passwd",
         "/media/%2fetc%2fpasswd",
         "/static/../../manage.py",
-        "/static/%2e%2e/%2e%2e/realtime/settings.py",
+        "/static/%2e%2e/%2e%2e/config/settings.py",
         "/static/..%2f..%2frealtime%2fsettings.py",
         "/static//etc/passwd",
-        "/static/frontend/../../../realtime/settings.py",
+        "/static/frontend/../../../config/settings.py",
     ],
 )
 def test_static_and_media_paths_cannot_leave_their_roots(path, settings):
@@ -669,7 +668,7 @@ def test_tokens_are_stored_as_sha256_digests_only():
     key = response.json()["token"]
     # then
     stored = ApiToken.objects.get(user__username="newbie")
-    assert stored.digest == hash_token(key) != key
+    assert stored.digest == digest(key) != key
     assert not ApiToken.objects.filter(digest=key).exists()
     assert User.objects.get(username="newbie").password.startswith(("argon2", "md5"))  # hashed, never the password
 
@@ -794,7 +793,7 @@ def run_settings(**env_vars):
     code = "import django; django.setup()\n" + PRODUCTION_SETTINGS
     return subprocess.run(
         [sys.executable, "-c", code], cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=60,
-        env={**keep, "DJANGO_SETTINGS_MODULE": "realtime.settings", **env_vars},
+        env={**keep, "DJANGO_SETTINGS_MODULE": "config.settings", **env_vars},
     )
 
 

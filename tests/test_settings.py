@@ -30,7 +30,7 @@ CONFIG_VARS = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "FIELD_ENCRYPTION_KEYS
 
 def run_python(code: str, **env_vars) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in CONFIG_VARS}
-    env.update({"DJANGO_SETTINGS_MODULE": "realtime.settings", **env_vars})
+    env.update({"DJANGO_SETTINGS_MODULE": "config.settings", **env_vars})
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
 
@@ -62,7 +62,7 @@ def test_database_and_redis_urls_select_postgres_and_redis():
     config = json.loads(result.stdout)
     assert config["db"] == "django.db.backends.postgresql"
     assert config["layer"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
-    assert config["cache"] == "realtime.cache.ResilientRedisCache"
+    assert config["cache"] == "core.cache.ResilientRedisCache"
 
 
 def test_throttle_rates_are_overridden_per_scope():

@@ -10,8 +10,7 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.db import connections, transaction
 
-from tests.conftest import issue_token
-from tests.factories import UserFactory
+from tests.factories import UserFactory, issue_token
 
 
 def application():
@@ -167,7 +166,7 @@ async def _close_worker_thread_connections():
     """Consumers reach the database from worker threads; end them (and so their
     connections) after each test so the test database can be dropped at the end of the run."""
     yield
-    from realtime.consumers import db_executor_shutdown
+    from realtime.db import db_executor_shutdown
 
     await sync_to_async(db_executor_shutdown, thread_sensitive=False)()
     await sync_to_async(connections.close_all)()

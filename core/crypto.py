@@ -1,9 +1,12 @@
-"""Encryption at rest: a Fernet-encrypted text field over FIELD_ENCRYPTION_KEYS.
+"""Secrets at rest: a Fernet-encrypted text field over FIELD_ENCRYPTION_KEYS, and the
+digest that stands in for a credential (API tokens and session keys are never stored or
+published as themselves).
 
 The keys are MultiFernet's, newest first: the newest encrypts, every key decrypts, so a
 new key can be put in front and `rotate_encryption_keys` re-encrypts the stored rows.
 """
 
+import hashlib
 from functools import cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -11,6 +14,12 @@ from django.conf import settings
 from django.db import models
 
 PREFIX = "fernet:"
+
+
+def digest(secret: str) -> str:
+    """SHA-256 hex of a random credential (a token key, a session key): what is stored and
+    named in channel-layer groups instead of the credential."""
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 @cache

@@ -2,9 +2,9 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from realtime.errors import api_not_found
-from realtime.health import healthz, metrics
-from realtime.throttling import throttle_posts
+from core.errors import api_not_found
+from core.health import healthz, metrics
+from core.throttling import throttle_posts
 
 urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -21,7 +21,7 @@ urlpatterns = [
     path("", include("frontend.urls")),
 ]
 
-handler400 = "realtime.errors.handler400"
-handler403 = "realtime.errors.handler403"
-handler404 = "realtime.errors.handler404"
-handler500 = "realtime.errors.handler500"
+handler400 = "core.errors.handler400"
+handler403 = "core.errors.handler403"
+handler404 = "core.errors.handler404"
+handler500 = "core.errors.handler500"

@@ -10,8 +10,8 @@ from drf_spectacular.utils import extend_schema
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from rest_framework.decorators import api_view, authentication_classes, permission_classes, throttle_classes
 
-from realtime import metrics as _registered_metrics  # noqa: F401 - registers the gauges
-from realtime.errors import json_error
+from core import metrics as _registered_metrics  # noqa: F401 - registers the gauges
+from core.errors import json_error
 
 
 def _database_ok() -> bool:

@@ -1,14 +1,12 @@
 """Per-user throttles (429 with a JSON body). Rates come from THROTTLE_RATES."""
 
+from functools import wraps
+from types import SimpleNamespace
+
 from rest_framework import throttling
+from rest_framework.exceptions import Throttled
 
-
-class AnonRateThrottle(throttling.AnonRateThrottle):
-    pass
-
-
-class UserRateThrottle(throttling.UserRateThrottle):
-    pass
+from core.errors import json_error
 
 
 class ScopedThrottle(throttling.ScopedRateThrottle):
@@ -33,11 +31,6 @@ def throttle_posts(view, *, scope: str):
     """Wraps a plain Django view (the admin's login form) so its POSTs count against a
     throttle scope, per user or per address like the API's: guessing passwords there is no
     cheaper than at /api/auth/login."""
-    from functools import wraps
-    from types import SimpleNamespace
-
-    from realtime.errors import json_error
-
     holder = SimpleNamespace(throttle_scope=scope)
 
     @wraps(view)
@@ -58,10 +51,6 @@ def throttle_posts(view, *, scope: str):
 def throttle_user_write(*, user, scope: str) -> None:
     """Counts one write of `user` against a throttle scope outside DRF (the websocket's
     `message.send`), sharing the bucket of the REST views; raises Throttled over the rate."""
-    from types import SimpleNamespace
-
-    from rest_framework.exceptions import Throttled
-
     throttle = ScopedThrottle()
     request = SimpleNamespace(user=user, method="POST", META={})
     if not throttle.allow_request(request, SimpleNamespace(throttle_scope=scope)):

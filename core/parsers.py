@@ -11,6 +11,8 @@ import io
 from django.conf import settings
 from rest_framework import exceptions, parsers, status
 
+from core.http import declared_length
+
 
 class RequestTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
@@ -23,11 +25,7 @@ class JSONParser(parsers.JSONParser):
         limit = settings.JSON_MAX_BYTES
         request = (parser_context or {}).get("request")
         meta = getattr(request, "META", {}) if request is not None else {}
-        try:
-            declared = int(meta.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            declared = 0
-        if declared > limit:
+        if (declared_length(meta) or 0) > limit:
             raise RequestTooLarge(f"A JSON body has at most {limit // 1024} KiB.")
         raw = stream.read(limit + 1)
         if len(raw) > limit:

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections, router, transaction
 from django.db.models import Model
 
-from realtime import crypto
+from core import crypto
 
 
 @dataclass

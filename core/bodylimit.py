@@ -10,6 +10,8 @@ import json
 
 from django.conf import settings
 
+from core.http import declared_length
+
 BODY = json.dumps({"detail": "The request body is too large.", "code": "too_large"}).encode()
 
 
@@ -24,16 +26,6 @@ async def send_too_large(send) -> None:
     await send({"type": "http.response.body", "body": BODY})
 
 
-def declared_length(scope) -> int | None:
-    for name, value in scope.get("headers", []):
-        if name.lower() == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
-
-
 class RequestBodyLimit:
     def __init__(self, app):
         self.app = app
@@ -42,7 +34,7 @@ class RequestBodyLimit:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         limit = settings.REQUEST_MAX_BYTES
-        declared = declared_length(scope)
+        declared = declared_length(scope.get("headers", []))
         if declared is not None and declared > limit:
             return await send_too_large(send)
         received = 0

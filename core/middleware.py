@@ -4,10 +4,9 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
-from django.db import InterfaceError, OperationalError
 from django.http import FileResponse, Http404
 
-from realtime.errors import json_error
+from core.errors import UNAVAILABLE_ERRORS, json_error, unavailable_response
 
 MEDIA_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp", ".gif": "image/gif"}
 
@@ -22,8 +21,8 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        if isinstance(exception, (OperationalError, InterfaceError)):
-            return json_error(503, "The database is unavailable; try again shortly.", "unavailable")
+        if isinstance(exception, UNAVAILABLE_ERRORS):
+            return unavailable_response()
         return None
 
 

@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 
 import dj_database_url
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -51,9 +52,7 @@ if not _raw_field_keys:
 for _key in _raw_field_keys:
     # A malformed key would otherwise surface as a 500 on the first message sent.
     try:
-        import cryptography.fernet
-
-        cryptography.fernet.Fernet(_key.encode())
+        Fernet(_key.encode())
     except (ValueError, TypeError):
         raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS: each key must be a url-safe base64 32-byte Fernet key.")
 FIELD_ENCRYPTION_KEYS = _raw_field_keys
@@ -73,6 +72,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "core",
     "realtime",
     "accounts",
     "feed",
@@ -82,9 +82,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "realtime.middleware.DatabaseUnavailableMiddleware",
+    "core.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "realtime.middleware.StaticAndMediaMiddleware",
+    "core.middleware.StaticAndMediaMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -93,7 +93,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-ROOT_URLCONF = "realtime.urls"
+ROOT_URLCONF = "config.urls"
 ASGI_APPLICATION = "asgi.application"
 
 TEMPLATES = [
@@ -155,7 +155,7 @@ if REDIS_URL:
     }
     CACHES = {
         "default": {
-            "BACKEND": "realtime.cache.ResilientRedisCache",
+            "BACKEND": "core.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("CACHE_PREFIX", "instaclone"),
             "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
@@ -194,7 +194,7 @@ STORAGES = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 IMAGE_MAX_BYTES = 10 * 1024 * 1024
-# Any request body (realtime/bodylimit.py): the largest upload plus its multipart envelope.
+# Any request body (core/bodylimit.py): the largest upload plus its multipart envelope.
 REQUEST_MAX_BYTES = IMAGE_MAX_BYTES + 1024 * 1024
 # A JSON request body (the largest legitimate one, a 4,000-character message, is ~24 KiB).
 JSON_MAX_BYTES = 256 * 1024
@@ -253,21 +253,21 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    # JSON only (bounded, see realtime/parsers.py); the upload views add multipart. No
+    # JSON only (bounded, see core/parsers.py); the upload views add multipart. No
     # endpoint takes a form body a cross-site <form> could post.
-    "DEFAULT_PARSER_CLASSES": ["realtime.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "DEFAULT_THROTTLE_CLASSES": [
-        "realtime.throttling.AnonRateThrottle",
-        "realtime.throttling.UserRateThrottle",
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": parse_throttle_rates(os.environ.get("THROTTLE_RATES", "")),
     # Throttles count per REMOTE_ADDR, never per a client-written X-Forwarded-For (a new value
     # per request would dodge the login limit). Behind the load balancer, daphne's
     # --proxy-headers sets REMOTE_ADDR from the X-Forwarded-For that nginx overwrites.
     "NUM_PROXIES": 0,
-    "EXCEPTION_HANDLER": "realtime.errors.exception_handler",
+    "EXCEPTION_HANDLER": "core.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "realtime.pagination.CursorPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.CursorPagination",
     "PAGE_SIZE": 20,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -305,4 +305,4 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
-CSRF_FAILURE_VIEW = "realtime.errors.csrf_failure"
+CSRF_FAILURE_VIEW = "core.errors.csrf_failure"

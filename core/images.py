@@ -16,6 +16,8 @@ from django.core.files.base import ContentFile
 from PIL import Image, ImageOps, UnidentifiedImageError
 from rest_framework import exceptions, status
 
+from core.http import declared_length
+
 ALLOWED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "GIF"})
 MAX_EDGE = 2048
 THUMBNAIL_EDGE = 320
@@ -79,11 +81,7 @@ ENVELOPE_BYTES = 1024 * 1024
 def check_request_size(request) -> None:
     """Refuses (413) an upload request whose declared body cannot hold an acceptable image,
     before the body is parsed."""
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length > settings.IMAGE_MAX_BYTES + ENVELOPE_BYTES:
+    if (declared_length(request.META) or 0) > settings.IMAGE_MAX_BYTES + ENVELOPE_BYTES:
         raise ImageTooLarge(f"The upload is larger than {settings.IMAGE_MAX_BYTES // (1024 * 1024)} MB.")
 
 
