@@ -3,7 +3,7 @@
 DRF serializers stay the one description of each shape (the OpenAPI schema reads them);
 for the shapes sent on every message, `FastRepresentation` lets a serializer hand its
 output to a plain function instead of building its field tree for every object, which
-cost about a tenth of a node's CPU per message. tests/test_wire.py holds each function to
+cost about a tenth of a node's CPU per message. tests/unit/test_wire.py holds each function to
 the output of the serializer's own declared fields.
 """
 

@@ -40,12 +40,10 @@ from PIL import Image
 from tests.servers import Database, Node, server_env
 from tests.tcp_proxy import free_port
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "clients" / "python"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "clients" / "python"))
 from instaclone_client import InstacloneClient  # noqa: E402
 
-pytestmark = pytest.mark.e2e
-
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SITE_CONFIG = ROOT / "deploy" / "nginx.conf"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 MIME_TYPES = Path("/etc/nginx/mime.types")

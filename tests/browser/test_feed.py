@@ -3,14 +3,12 @@ and comments reaching the author's badge and post page, escaping, profiles."""
 
 import re
 
-import pytest
 from playwright.sync_api import expect
 
 from tests import browser_helpers
 from tests.browser_helpers import WAIT_MS, wait_ready, wait_socket_open
 from tests.factories import image_bytes
 
-pytestmark = pytest.mark.browser
 browser, server, people = browser_helpers.browser, browser_helpers.server, browser_helpers.people
 
 XSS = "<script>alert(1)</script> <img src=x onerror=alert(2)>"

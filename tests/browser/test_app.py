@@ -3,14 +3,12 @@ phone and desktop widths (written to screenshots/ at the repository root)."""
 
 import re
 
-import pytest
 from playwright.sync_api import expect
 
 from tests import browser_helpers
 from tests.browser_helpers import DESKTOP, PHONE, SCREENSHOTS, WAIT_MS, unique_username, wait_ready, wait_socket_open
 from tests.factories import PASSWORD, image_bytes
 
-pytestmark = pytest.mark.browser
 browser, server, people = browser_helpers.browser, browser_helpers.server, browser_helpers.people
 
 

@@ -28,8 +28,6 @@ from chat.services import conversation_open, message_send
 from feed.services import comment_create, post_create
 from tests.factories import UserFactory, image_bytes, image_upload, issue_token
 
-pytestmark = pytest.mark.fuzz
-
 MAX_EXAMPLES = 25
 
 

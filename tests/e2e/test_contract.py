@@ -16,8 +16,6 @@ from websockets.sync.client import connect as ws_connect
 from tests.factories import image_bytes
 from tests.servers import Database, Node, server_env
 
-pytestmark = pytest.mark.e2e
-
 REDIS_URL = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
 PASSWORD = "correct-horse-battery-9"
 

@@ -13,8 +13,6 @@ import websockets
 from tests.servers import Database, Node, server_env
 from tests.tcp_proxy import TcpProxy
 
-pytestmark = [pytest.mark.e2e, pytest.mark.faults]
-
 REDIS_URL = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
 
 

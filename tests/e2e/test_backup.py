@@ -101,7 +101,6 @@ def populate() -> dict:
     return {"direct": direct.pk, "alice": alice.pk}
 
 
-@pytest.mark.e2e
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("dump_args", [DUMP_ARGS, ["dumpdata"]], ids=["explicit", "readme"])
 def test_dumpdata_then_loaddata_into_a_fresh_database_restores_every_row(tmp_path, dump_args):

@@ -19,10 +19,8 @@ from websockets.sync.client import connect as sync_connect
 
 from tests.servers import Database, Node, server_env
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "clients" / "python"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "clients" / "python"))
 from instaclone_client import InstacloneClient  # noqa: E402
-
-pytestmark = pytest.mark.e2e
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
 

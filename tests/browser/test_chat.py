@@ -3,13 +3,11 @@ read receipts, going offline and coming back, the offline outbox, the inbox."""
 
 import re
 
-import pytest
 from playwright.sync_api import expect
 
 from tests import browser_helpers
 from tests.browser_helpers import WAIT_MS, wait_ready, wait_socket_open
 
-pytestmark = pytest.mark.browser
 # The harness's fixtures, for this module.
 browser, server, people = browser_helpers.browser, browser_helpers.server, browser_helpers.people
 

@@ -4,7 +4,7 @@ import random
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "clients" / "python"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "clients" / "python"))
 from instaclone_client import InstacloneClient, backoff_delays, with_query  # noqa: E402
 
 

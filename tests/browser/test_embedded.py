@@ -4,10 +4,9 @@ layer, no Redis. The same live DM scenarios as on PostgreSQL and Redis."""
 import pytest
 
 from tests import browser_helpers
-from tests.test_browser_chat import test_dm_arrives_live_after_typing_and_shows_seen as dm_live_scenario
-from tests.test_browser_chat import test_offline_recipient_sees_all_missed_messages_exactly_once as offline_scenario
+from tests.browser.test_chat import test_dm_arrives_live_after_typing_and_shows_seen as dm_live_scenario
+from tests.browser.test_chat import test_offline_recipient_sees_all_missed_messages_exactly_once as offline_scenario
 
-pytestmark = pytest.mark.browser
 browser, people = browser_helpers.browser, browser_helpers.people
 
 
