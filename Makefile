@@ -40,8 +40,11 @@ test-quick: install-dev
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(VENV)/bin/pytest -m "not e2e and not browser and not faults and not fuzz" $(PYTEST_ARGS)
 
+# Lint: ruff's checks and formatting, and mypy (django-stubs) over core/, realtime/, config/ and the services.
 lint: install-dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	PYTHONWARNINGS=ignore::UserWarning $(VENV)/bin/mypy
 
 bench: install-dev
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \

@@ -63,6 +63,4 @@ class BindLoop:
 
 websocket_app = OriginAndAuthMiddleware(URLRouter([path("ws/", GatewayConsumer.as_asgi())]), tokens=ApiTokenStore())
 
-application = BindLoop(
-    ProtocolTypeRouter({"http": RequestBodyLimit(django_asgi_app), "websocket": websocket_app})
-)
+application = BindLoop(ProtocolTypeRouter({"http": RequestBodyLimit(django_asgi_app), "websocket": websocket_app}))

@@ -244,5 +244,3 @@ class FollowingApi(APIView):
     def get(self, request, username: str):
         user = target_user(username)
         return paginate(self, following_list(user=user, viewer=request.user), lambda rows: _users_of(rows, "followee"))
-
-

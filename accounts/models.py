@@ -36,9 +36,7 @@ class User(AbstractUser):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(
-                condition=Q(username__regex=USERNAME_PATTERN), name="user_username_format"
-            ),
+            models.CheckConstraint(condition=Q(username__regex=USERNAME_PATTERN), name="user_username_format"),
         ]
         indexes = [models.Index(F("username").asc(), name="user_username_prefix")]
 
@@ -73,8 +71,6 @@ class Block(models.Model):
             models.CheckConstraint(condition=~Q(blocker=F("blocked")), name="block_not_self"),
         ]
         indexes = [models.Index(fields=["blocked", "blocker"], name="block_reverse")]
-
-
 
 
 class ApiToken(models.Model):

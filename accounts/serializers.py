@@ -2,7 +2,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import User
-from core.wire import FastRepresentation
+from core.wire import represented_by
 
 
 def avatar_url(user: User) -> str | None:
@@ -14,10 +14,10 @@ def user_brief(user: User) -> dict:
     return {"id": user.pk, "username": user.username, "full_name": user.full_name, "avatar_url": avatar_url(user)}
 
 
-class UserBriefSerializer(FastRepresentation, serializers.ModelSerializer):
+class UserBriefSerializer(serializers.ModelSerializer):
     """A user inside another object: `{id, username, full_name, avatar_url}`."""
 
-    represent = user_brief  # the output; the fields below describe it
+    to_representation = represented_by(user_brief)  # the output; the fields below describe it
 
     avatar_url = serializers.SerializerMethodField()
 

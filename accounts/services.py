@@ -146,7 +146,12 @@ def _delete_file(storage, name: str) -> None:
 
 
 def _refresh_counts(*users: User) -> None:
-    fresh = {u.pk: u for u in User.objects.filter(pk__in=[u.pk for u in users]).only("follower_count", "following_count", "post_count")}
+    fresh = {
+        u.pk: u
+        for u in User.objects.filter(pk__in=[u.pk for u in users]).only(
+            "follower_count", "following_count", "post_count"
+        )
+    }
     for user in users:
         if user.pk in fresh:
             user.follower_count = fresh[user.pk].follower_count

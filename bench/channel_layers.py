@@ -136,7 +136,9 @@ def main(argv=None) -> int:
     print(f"channel-layer relay, {messages} messages over {args.groups} groups, Redis {REDIS_URL}")
     print(f"{'layer':<8} {'sent':>8} {'received':>9} {'lost':>6} {'seconds':>8} {'msgs/s':>9}")
     for r in rows:
-        print(f"{r['layer']:<8} {r['sent']:>8} {r['received']:>9} {r['lost']:>6} {r['seconds']:>8.2f} {r['per_second']:>9.0f}")
+        print(
+            f"{r['layer']:<8} {r['sent']:>8} {r['received']:>9} {r['lost']:>6} {r['seconds']:>8.2f} {r['per_second']:>9.0f}"
+        )
     by = {r["layer"]: r for r in rows}
     if "core" in by and "pubsub" in by and by["core"]["per_second"]:
         print(f"pubsub / core throughput: {by['pubsub']['per_second'] / by['core']['per_second']:.2f}x")

@@ -42,8 +42,15 @@ def main() -> None:
     args = parser.parse_args()
 
     database = Database(prefix="instaclone_bench").migrate(server_env())
-    os.environ.update({"DATABASE_URL": database.url, "HTTPS": "0", "DJANGO_SETTINGS_MODULE": "config.settings",
-                       "THROTTLE_RATES": "user=1000000/min,post=1000000/min", "ALLOWED_HOSTS": "testserver"})
+    os.environ.update(
+        {
+            "DATABASE_URL": database.url,
+            "HTTPS": "0",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "THROTTLE_RATES": "user=1000000/min,post=1000000/min",
+            "ALLOWED_HOSTS": "testserver",
+        }
+    )
     os.environ.setdefault("MEDIA_ROOT", str(Path("/tmp") / f"{database.name}-media"))
     try:
         run(args)
@@ -78,14 +85,20 @@ def run(args) -> None:
         [User(username=f"author{i}", email=f"author{i}@example.com") for i in range(args.authors)]
     )
     Post.objects.bulk_create(
-        [Post(author=authors[i % len(authors)], image="posts/x.jpg", thumbnail="thumbs/x.jpg", caption=f"post {i}")
-         for i in range(args.posts)],
+        [
+            Post(author=authors[i % len(authors)], image="posts/x.jpg", thumbnail="thumbs/x.jpg", caption=f"post {i}")
+            for i in range(args.posts)
+        ],
         batch_size=5000,
     )
-    few, many = User.objects.bulk_create([User(username="few", email="few@x.com"), User(username="many", email="many@x.com")])
+    few, many = User.objects.bulk_create(
+        [User(username="few", email="few@x.com"), User(username="many", email="many@x.com")]
+    )
     Follow.objects.bulk_create([Follow(follower=few, followee=a) for a in authors[:5]])
     Follow.objects.bulk_create([Follow(follower=many, followee=a) for a in authors[: len(authors) // 2]])
-    lonely, popular = User.objects.bulk_create([User(username="lonely", email="l@x.com"), User(username="popular", email="p@x.com")])
+    lonely, popular = User.objects.bulk_create(
+        [User(username="lonely", email="l@x.com"), User(username="popular", email="p@x.com")]
+    )
     fans = User.objects.bulk_create([User(username=f"fan{i}", email=f"fan{i}@x.com") for i in range(args.followers)])
     Follow.objects.bulk_create([Follow(follower=f, followee=popular) for f in fans], batch_size=5000)
     now = timezone.now()

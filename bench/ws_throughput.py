@@ -37,14 +37,19 @@ from tests.servers import Database, Node, server_env  # noqa: E402
 def register(base: str) -> dict:
     name = f"b{uuid.uuid4().hex[:12]}"
     with httpx.Client(base_url=base, timeout=30) as http:
-        r = http.post("/api/auth/register", json={"username": name, "email": f"{name}@example.com", "password": "correct-horse-battery-9"})
+        r = http.post(
+            "/api/auth/register",
+            json={"username": name, "email": f"{name}@example.com", "password": "correct-horse-battery-9"},
+        )
         r.raise_for_status()
         return {"token": r.json()["token"], "username": name}
 
 
 def conversation(base: str, a: dict, b: dict) -> int:
     with httpx.Client(base_url=base, timeout=30) as http:
-        r = http.post("/api/conversations", json={"usernames": [b["username"]]}, headers={"Authorization": f"Token {a['token']}"})
+        r = http.post(
+            "/api/conversations", json={"usernames": [b["username"]]}, headers={"Authorization": f"Token {a['token']}"}
+        )
         r.raise_for_status()
         return r.json()["id"]
 
@@ -76,7 +81,17 @@ async def sender(url: str, token: str, conversation_id: int, count: int, window:
             while sent < count and in_flight < window:
                 client_id = f"{uuid.uuid4().hex}"
                 sent_at[client_id] = time.perf_counter()
-                await ws.send(json.dumps({"type": "message.send", "ref": str(sent), "conversation": conversation_id, "body": f"bench {sent}", "client_id": client_id}))
+                await ws.send(
+                    json.dumps(
+                        {
+                            "type": "message.send",
+                            "ref": str(sent),
+                            "conversation": conversation_id,
+                            "body": f"bench {sent}",
+                            "client_id": client_id,
+                        }
+                    )
+                )
                 sent += 1
                 in_flight += 1
             frame = json.loads(await asyncio.wait_for(ws.recv(), 60))
@@ -96,13 +111,18 @@ async def bench(ws_urls: list[str], http_urls: list[str], pairs: int, messages: 
     acks: list = []
     readies = [asyncio.Event() for _ in range(pairs)]
     receivers = [
-        asyncio.create_task(receiver(ws_urls[(i + 1) % len(ws_urls)], b["token"], messages, sent_at, latencies, readies[i]))
+        asyncio.create_task(
+            receiver(ws_urls[(i + 1) % len(ws_urls)], b["token"], messages, sent_at, latencies, readies[i])
+        )
         for i, (_a, b) in enumerate(users)
     ]
     await asyncio.gather(*(r.wait() for r in readies))
     started = time.perf_counter()
     await asyncio.gather(
-        *(sender(ws_urls[i % len(ws_urls)], a["token"], conversations[i], messages, window, sent_at, acks) for i, (a, _b) in enumerate(users))
+        *(
+            sender(ws_urls[i % len(ws_urls)], a["token"], conversations[i], messages, window, sent_at, acks)
+            for i, (a, _b) in enumerate(users)
+        )
     )
     delivered = sum(await asyncio.gather(*receivers))
     elapsed = time.perf_counter() - started
@@ -154,7 +174,9 @@ def dispatch_cost(count: int) -> dict:
         dispatch = (lambda m: AsyncConsumer.dispatch(consumer, m)) if stock else consumer.dispatch
         started = time.process_time()
         for seq in range(1, count + 1):
-            await dispatch({"type": "event.push", "frame": {"type": "event", "id": seq, "event": "message.new", "data": data}})
+            await dispatch(
+                {"type": "event.push", "frame": {"type": "event", "id": seq, "event": "message.new", "data": data}}
+            )
         assert consumer.last_sent == count
         return (time.process_time() - started) / count * 1e6
 
@@ -185,8 +207,12 @@ def main(argv=None) -> int:
         else:
             # Production mode (DEBUG off: no query log), plain HTTP on loopback.
             env = server_env(
-                CHANNEL_PREFIX=f"bench-{uuid.uuid4().hex[:8]}", THROTTLE_RATES="anon=off,user=off,register=off,message=off",
-                DEBUG="0", HTTPS="0", SECRET_KEY=secrets.token_urlsafe(50), FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+                CHANNEL_PREFIX=f"bench-{uuid.uuid4().hex[:8]}",
+                THROTTLE_RATES="anon=off,user=off,register=off,message=off",
+                DEBUG="0",
+                HTTPS="0",
+                SECRET_KEY=secrets.token_urlsafe(50),
+                FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
             )
             database = Database(prefix="instaclone_bench").migrate(env)
             env["DATABASE_URL"] = database.url
@@ -200,7 +226,9 @@ def main(argv=None) -> int:
             node.kill()
         if database is not None:
             database.drop()
-    print(f"websocket DMs: {args.pairs} pairs x {args.messages} messages over {len(http_urls)} node(s), window {args.window}")
+    print(
+        f"websocket DMs: {args.pairs} pairs x {args.messages} messages over {len(http_urls)} node(s), window {args.window}"
+    )
     print(
         f"delivered {result['delivered']} in {result['seconds']:.2f} s = {result['per_second']:.0f} DMs/s; "
         f"latency p50 {result['p50_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms (send to ack p50 {result['ack_p50_ms']:.1f} ms)"

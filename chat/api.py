@@ -41,7 +41,9 @@ class ConversationListCreateApi(APIView):
         page = paginator.paginate_queryset(selectors.conversation_list_for_user(user=request.user), request, view=self)
         return paginator.get_paginated_response(ConversationSerializer(page, many=True).data)
 
-    @extend_schema(request=ConversationOpenInputSerializer, responses={200: ConversationSerializer, 201: ConversationSerializer})
+    @extend_schema(
+        request=ConversationOpenInputSerializer, responses={200: ConversationSerializer, 201: ConversationSerializer}
+    )
     def post(self, request):
         data = self.ConversationOpenInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

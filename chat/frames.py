@@ -33,7 +33,9 @@ async def message_send(socket, frame: dict) -> dict:
 def _send(user, conversation_id: int, body: str, client_id: str) -> dict:
     # The REST send's throttle scope, shared: a socket is no way around it.
     throttle_user_write(user=user, scope="message")
-    message, _created = services.message_send(sender=user, conversation_id=conversation_id, body=body, client_id=client_id)
+    message, _created = services.message_send(
+        sender=user, conversation_id=conversation_id, body=body, client_id=client_id
+    )
     return message_payload(message)
 
 
@@ -56,7 +58,9 @@ async def typing(socket, frame: dict) -> None:
     others = await _others_in(socket, conversation)
     if others is None:
         raise FrameError("not_found", "No such conversation.")
-    socket.push(others, {"type": "typing", "data": {"conversation": conversation, "user": socket.brief}}, skip_self=True)
+    socket.push(
+        others, {"type": "typing", "data": {"conversation": conversation, "user": socket.brief}}, skip_self=True
+    )
 
 
 async def _others_in(socket, conversation_id: int) -> list[int] | None:

@@ -27,9 +27,7 @@ def conversation_list_for_user(*, user: User) -> QuerySet[Conversation]:
         .annotate(my_read=F("participants__last_read_message_id"))
         .annotate(unread_count=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0)))
         .select_related("last_message__sender")
-        .prefetch_related(
-            Prefetch("participants", queryset=Participant.objects.select_related("user").order_by("id"))
-        )
+        .prefetch_related(Prefetch("participants", queryset=Participant.objects.select_related("user").order_by("id")))
         .order_by("-last_activity_at", "-id")
     )
 
@@ -47,9 +45,10 @@ def conversation_get_for_user(*, user: User, conversation_id: int) -> Conversati
 def message_page(*, user: User, conversation_id: int) -> QuerySet[Message]:
     """The messages of one of the user's conversations, newest first (cursor by id);
     404 when the user is not in it."""
-    if not is_id(conversation_id) or not Participant.objects.filter(
-        conversation_id=conversation_id, user=user
-    ).exists():
+    if (
+        not is_id(conversation_id)
+        or not Participant.objects.filter(conversation_id=conversation_id, user=user).exists()
+    ):
         raise NotFound("No such conversation.")
     return Message.objects.filter(conversation_id=conversation_id).select_related("sender").order_by("-id")
 
@@ -60,11 +59,7 @@ def conversation_peer_ids(*, user_id: int) -> list[int]:
     tells them when the user comes online or goes offline."""
     mine = Participant.objects.filter(user_id=user_id).values("conversation_id")
     peers = Participant.objects.filter(conversation_id__in=mine).exclude(user_id=user_id)
-    return list(
-        exclude_blocked(peers, user_id=user_id, field="user_id")
-        .values_list("user_id", flat=True)
-        .distinct()
-    )
+    return list(exclude_blocked(peers, user_id=user_id, field="user_id").values_list("user_id", flat=True).distinct())
 
 
 def conversation_other_participant_ids(*, user_id: int, conversation_id: int) -> list[int] | None:

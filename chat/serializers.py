@@ -6,7 +6,7 @@ from rest_framework import serializers
 from accounts.models import User
 from accounts.serializers import UserBriefSerializer, user_brief
 from chat.models import Conversation, Message
-from core.wire import FastRepresentation, iso_time
+from core.wire import iso_time, represented_by
 
 
 def message_payload(message: Message) -> dict:
@@ -22,11 +22,11 @@ def message_payload(message: Message) -> dict:
     }
 
 
-class MessageSerializer(FastRepresentation, serializers.ModelSerializer):
+class MessageSerializer(serializers.ModelSerializer):
     """message: `{id, conversation, sender, body, client_id, created_at}`; also the
     `data` of a `message.new` event."""
 
-    represent = message_payload  # the output; the fields below describe it
+    to_representation = represented_by(message_payload)  # the output; the fields below describe it
     conversation = serializers.IntegerField(source="conversation_id")
     sender = UserBriefSerializer()
 
@@ -63,4 +63,4 @@ class ConversationSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(UserBriefSerializer(many=True))
     def get_participants(self, conversation: Conversation) -> list[dict]:
-        return UserBriefSerializer([p.user for p in conversation.participants.all()], many=True).data
+        return [user_brief(p.user) for p in conversation.participants.all()]

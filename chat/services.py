@@ -148,9 +148,7 @@ def _locked_conversation(*, user: User, conversation_id) -> Conversation:
     if not is_id(conversation_id):
         raise NotFound("No such conversation.")
     conversation = (
-        Conversation.objects.select_for_update(of=("self",))
-        .filter(pk=conversation_id, participants__user=user)
-        .first()
+        Conversation.objects.select_for_update(of=("self",)).filter(pk=conversation_id, participants__user=user).first()
     )
     if conversation is None:
         raise NotFound("No such conversation.")
@@ -191,9 +189,7 @@ def message_send(*, sender: User, conversation_id: int, body: str, client_id: st
 
     try:
         with transaction.atomic():
-            message = Message.objects.create(
-                conversation=conversation, sender=sender, body=body, client_id=client_id
-            )
+            message = Message.objects.create(conversation=conversation, sender=sender, body=body, client_id=client_id)
     except IntegrityError:
         # A concurrent retry in another conversation's transaction committed first.
         existing = _existing_send(sender=sender, conversation_id=conversation.pk, client_id=client_id)
@@ -204,9 +200,9 @@ def message_send(*, sender: User, conversation_id: int, body: str, client_id: st
     conversation.last_message = message
     conversation.last_activity_at = message.created_at
     conversation.save(update_fields=["last_message", "last_activity_at"])
-    Participant.objects.filter(
-        conversation=conversation, user=sender, last_read_message_id__lt=message.pk
-    ).update(last_read_message_id=message.pk)
+    Participant.objects.filter(conversation=conversation, user=sender, last_read_message_id__lt=message.pk).update(
+        last_read_message_id=message.pk
+    )
     events.append(user_ids=participant_ids, kind="message.new", data=message_payload(message))
     return message, True
 
@@ -220,11 +216,7 @@ def conversation_mark_read(*, user: User, conversation_id: int, message_id: int)
         raise NotFound("No such conversation.")
     if not is_id(message_id):
         raise ValidationError({"message_id": ["Must be a positive integer id."]})
-    participant = (
-        Participant.objects.select_for_update()
-        .filter(conversation_id=conversation_id, user=user)
-        .first()
-    )
+    participant = Participant.objects.select_for_update().filter(conversation_id=conversation_id, user=user).first()
     if participant is None:
         raise NotFound("No such conversation.")
     if not Message.objects.filter(pk=message_id, conversation_id=conversation_id).exists():

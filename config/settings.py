@@ -45,9 +45,7 @@ _raw_field_keys = env_list("FIELD_ENCRYPTION_KEYS", "")
 if not _raw_field_keys:
     if not DEBUG:
         raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS must be set when DEBUG is off.")
-    _raw_field_keys = [
-        base64.urlsafe_b64encode(hashlib.sha256(("field:" + SECRET_KEY).encode()).digest()).decode()
-    ]
+    _raw_field_keys = [base64.urlsafe_b64encode(hashlib.sha256(("field:" + SECRET_KEY).encode()).digest()).decode()]
     warnings.warn("FIELD_ENCRYPTION_KEYS is not set: using a key derived from SECRET_KEY.", stacklevel=1)
 for _key in _raw_field_keys:
     # A malformed key would otherwise surface as a 500 on the first message sent.
@@ -82,6 +80,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.middleware.RequestMetricsMiddleware",
     "core.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "core.middleware.StaticAndMediaMiddleware",
@@ -233,8 +232,8 @@ DEFAULT_THROTTLE_RATES = {
 }
 
 
-def parse_throttle_rates(raw: str) -> dict[str, str]:
-    rates = dict(DEFAULT_THROTTLE_RATES)
+def parse_throttle_rates(raw: str) -> dict[str, str | None]:
+    rates: dict[str, str | None] = dict(DEFAULT_THROTTLE_RATES)
     for item in raw.split(","):
         if not item.strip():
             continue

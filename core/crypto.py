@@ -69,7 +69,7 @@ class EncryptedTextField(models.TextField):
 
     def value_to_string(self, obj):
         value = self.value_from_object(obj)
-        return None if value is None else encrypt(value)
+        return None if value is None else encrypt(str(value))
 
     def to_python(self, value):
         if isinstance(value, str) and value.startswith(PREFIX):

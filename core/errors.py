@@ -88,7 +88,7 @@ def describe(exc: exceptions.APIException) -> ErrorDescription:
 
 
 def error_body(detail: str, code: str, fields: dict | None = None) -> dict:
-    body = {"detail": detail, "code": code}
+    body: dict[str, object] = {"detail": detail, "code": code}
     if fields is not None:
         body["fields"] = fields
     return body
@@ -144,5 +144,6 @@ def handler403(request, exception=None):
 
 
 def csrf_failure(request, reason=""):
-    return json_error(403, "CSRF check failed: send the X-CSRFToken header with the csrftoken cookie's value.", "csrf_failed")
-
+    return json_error(
+        403, "CSRF check failed: send the X-CSRFToken header with the csrftoken cookie's value.", "csrf_failed"
+    )

@@ -46,7 +46,10 @@ def healthz(request):
     """200 when the database and the channel layer answer; 503 naming what is down."""
     checks = {"database": _database_ok(), "channel_layer": _channel_layer_ok()}
     down = [name for name, ok in checks.items() if not ok]
-    body = {"status": "ok" if not down else "unavailable", "checks": {k: "ok" if v else "down" for k, v in checks.items()}}
+    body = {
+        "status": "ok" if not down else "unavailable",
+        "checks": {k: "ok" if v else "down" for k, v in checks.items()},
+    }
     if down:
         body["detail"] = "down: " + ", ".join(down)
         body["code"] = "unavailable"

@@ -33,15 +33,23 @@ class ImageTooLarge(exceptions.APIException):
     default_code = "too_large"
 
 
+class NamedContent(ContentFile):
+    """A re-encoded image, always under its random file name."""
+
+    name: str
+
+
 @dataclass(frozen=True)
 class ProcessedImage:
-    image: ContentFile
-    thumbnail: ContentFile
+    image: NamedContent
+    thumbnail: NamedContent
     width: int
     height: int
 
 
-def _not_an_image(field: str, message: str = "Upload a valid image (JPEG, PNG, WebP or GIF).") -> exceptions.ValidationError:
+def _not_an_image(
+    field: str, message: str = "Upload a valid image (JPEG, PNG, WebP or GIF)."
+) -> exceptions.ValidationError:
     return exceptions.ValidationError({field: [message]})
 
 
@@ -55,17 +63,17 @@ def _flatten_alpha(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def _encode(image: Image.Image, icc_profile: bytes | None) -> ContentFile:
+def _encode(image: Image.Image, icc_profile: bytes | None) -> NamedContent:
     # Nothing of the upload's metadata rides along: Pillow copies `info` through convert
     # and resize, and its JPEG writer would write `info["comment"]` (a COM segment, which
     # can hold anything, an HTML page included) back out.
     image.info = {}
     buffer = io.BytesIO()
-    options = {"quality": JPEG_QUALITY, "optimize": True, "progressive": True}
+    options: dict[str, object] = {"quality": JPEG_QUALITY, "optimize": True, "progressive": True}
     if icc_profile:
         options["icc_profile"] = icc_profile
     image.save(buffer, format="JPEG", **options)
-    return ContentFile(buffer.getvalue(), name=f"{uuid.uuid4().hex}.jpg")
+    return NamedContent(buffer.getvalue(), name=f"{uuid.uuid4().hex}.jpg")
 
 
 def check_upload_size(size: int | None) -> None:

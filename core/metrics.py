@@ -8,4 +8,6 @@ WS_FRAMES_IN = Counter("instaclone_ws_frames_in_total", "Client frames received"
 WS_EVENTS_OUT = Counter("instaclone_ws_events_out_total", "Durable events sent to sockets", ["path"])
 WS_GAPS_FILLED = Counter("instaclone_ws_gaps_filled_total", "Gaps in live pushes filled from the log")
 WS_CLOSES = Counter("instaclone_ws_closes_total", "Sockets closed by the server", ["code"])
-HTTP_LATENCY = Histogram("instaclone_http_request_seconds", "HTTP request latency", ["method", "status"])
+HTTP_LATENCY = Histogram(
+    "instaclone_http_request_seconds", "HTTP request latency by route pattern", ["method", "route", "status"]
+)

@@ -1,5 +1,6 @@
 import mimetypes
 import posixpath
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -7,8 +8,49 @@ from django.contrib.staticfiles import finders
 from django.http import FileResponse, Http404
 
 from core.errors import UNAVAILABLE_ERRORS, json_error, unavailable_response
+from core.metrics import HTTP_LATENCY
 
-MEDIA_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp", ".gif": "image/gif"}
+
+class RequestMetricsMiddleware:
+    """Times every request into HTTP_LATENCY, labelled by method, route pattern (never the
+    raw path: ids would make a label per object) and status. First in MIDDLEWARE, so it
+    times the whole stack, static and media included."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        response = self.get_response(request)
+        HTTP_LATENCY.labels(
+            method=_method(request.method), route=_route(request), status=str(response.status_code)
+        ).observe(time.perf_counter() - started)
+        return response
+
+
+def _method(method: str | None) -> str:
+    return method if method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS") else "other"
+
+
+def _route(request) -> str:
+    match = getattr(request, "resolver_match", None)
+    if match is not None:
+        return match.route or match.view_name or "unnamed"
+    path = request.path_info
+    if path.startswith(settings.STATIC_URL):
+        return "static"
+    if path.startswith(settings.MEDIA_URL):
+        return "media"
+    return "unmatched"
+
+
+MEDIA_TYPES = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+}
 
 
 class DatabaseUnavailableMiddleware:

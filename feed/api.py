@@ -121,5 +121,3 @@ class CommentDetailApi(APIView):
     def delete(self, request, comment_id: int):
         services.comment_delete(user=request.user, comment_id=comment_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-

@@ -74,7 +74,6 @@ def fan_out(post_id: int) -> int:
     post = Post.objects.select_related("author").filter(pk=post_id).first()
     if post is None:
         return 0
-    post.liked_by_me = False
     data = post_payload(post)
     told = 0
     after = 0

@@ -58,7 +58,3 @@ class CommentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Comment
         fields = ["id", "post", "author", "body", "created_at"]
-
-
-def comment_payload(comment: Comment) -> dict:
-    return dict(CommentSerializer(comment).data)

@@ -61,14 +61,15 @@ def post_create(*, author: User, image, caption: str = "") -> Post:
         with transaction.atomic():
             post.save()
             User.objects.filter(pk=author.pk).update(post_count=F("post_count") + 1)
-            notifications_create(actor=author, notices=[(user, "mention") for user in mentioned_users(caption)], post=post)
+            notifications_create(
+                actor=author, notices=[(user, "mention") for user in mentioned_users(caption)], post=post
+            )
             profile_cache_invalidate(author.username)
             post_id = post.pk
             transaction.on_commit(lambda: fanout.post_created(post_id), robust=True)
     except BaseException:
-        _delete_files(post.image.storage, [post.image.name, post.thumbnail.name])
+        _delete_files(post.image.storage, [name for name in (post.image.name, post.thumbnail.name) if name])
         raise
-    post.liked_by_me = False
     return post
 
 
@@ -89,6 +90,13 @@ def post_delete(*, user: User, post_id: int) -> None:
     transaction.on_commit(lambda: _delete_files(storage, names), robust=True)
 
 
+def _as_seen_by(post_id: int, viewer: User) -> Post:
+    post = post_get(post_id=post_id, viewer=viewer)
+    if post is None:  # its author deleted it meanwhile
+        raise exceptions.NotFound("No such post.")
+    return post
+
+
 @transaction.atomic
 def like_create(*, user: User, post_id: int) -> tuple[Post, bool]:
     """Likes a post; returns the post (as the user sees it) and whether the like is new.
@@ -103,7 +111,7 @@ def like_create(*, user: User, post_id: int) -> tuple[Post, bool]:
     if created:
         Post.objects.filter(pk=post.pk).update(like_count=F("like_count") + 1)
         notification_create(recipient=post.author, actor=user, verb="like", post=post)
-    return post_get(post_id=post.pk, viewer=user), created
+    return _as_seen_by(post.pk, user), created
 
 
 @transaction.atomic
@@ -113,7 +121,7 @@ def like_delete(*, user: User, post_id: int) -> tuple[Post, bool]:
     deleted, _ = Like.objects.filter(user=user, post=post).delete()
     if deleted:
         Post.objects.filter(pk=post.pk).update(like_count=_decrement("like_count"))
-    return post_get(post_id=post.pk, viewer=user), bool(deleted)
+    return _as_seen_by(post.pk, user), bool(deleted)
 
 
 @transaction.atomic

@@ -21,7 +21,6 @@ from feed.models import Post
 LOGIN_URL = "/login"
 
 
-
 def public_page(view):
     """A page anyone may open: GET only, sets the csrftoken cookie its scripts send back."""
     return require_GET(ensure_csrf_cookie(view))
@@ -56,9 +55,15 @@ def _not_found(request: HttpRequest) -> HttpResponse:
 
 def _safe_next(request: HttpRequest) -> str:
     target = request.GET.get("next", "")
-    if target and len(target) <= 2000 and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ) and target.startswith("/") and not target.startswith("//"):
+    if (
+        target
+        and len(target) <= 2000
+        and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+        and target.startswith("/")
+        and not target.startswith("//")
+    ):
         return target
     return "/"
 
@@ -101,7 +106,9 @@ def post_page(request: HttpRequest, post_id: int) -> HttpResponse:
     post = Post.objects.filter(pk=post_id).select_related("author").first()
     if post is None:
         return _not_found(request)
-    return _shell(request, "post", f"Post by @{post.author.username}", post_id=post.pk, post_author=post.author.username)
+    return _shell(
+        request, "post", f"Post by @{post.author.username}", post_id=post.pk, post_author=post.author.username
+    )
 
 
 @app_page
@@ -118,9 +125,10 @@ def inbox_page(request: HttpRequest) -> HttpResponse:
 def conversation_page(request: HttpRequest, conversation_id: int) -> HttpResponse:
     # Only a participant may open a conversation; anyone else gets the same 404 as for a
     # conversation that does not exist.
-    if not is_id(conversation_id) or not Participant.objects.filter(
-        conversation_id=conversation_id, user=request.user
-    ).exists():
+    if (
+        not is_id(conversation_id)
+        or not Participant.objects.filter(conversation_id=conversation_id, user=request.user).exists()
+    ):
         return _not_found(request)
     others = list(
         User.objects.filter(participations__conversation_id=conversation_id)
@@ -135,4 +143,3 @@ def conversation_page(request: HttpRequest, conversation_id: int) -> HttpRespons
 @app_page
 def notifications_page(request: HttpRequest) -> HttpResponse:
     return _shell(request, "notifications", "Notifications")
-

@@ -20,7 +20,9 @@ class Notification(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=models.Q(verb__in=["like", "comment", "follow", "mention"]), name="notification_verb"),
+            models.CheckConstraint(
+                condition=models.Q(verb__in=["like", "comment", "follow", "mention"]), name="notification_verb"
+            ),
         ]
         indexes = [
             models.Index(F("recipient"), F("id").desc(), name="notification_recipient_recent"),

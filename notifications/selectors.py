@@ -9,7 +9,3 @@ from notifications.models import Notification
 def notification_list_for_user(*, user: User) -> QuerySet[Notification]:
     """The user's notifications, newest first (cursor by id), actors joined."""
     return Notification.objects.filter(recipient=user).select_related("actor").order_by("-id")
-
-
-def notification_unread_count(*, user: User) -> int:
-    return Notification.objects.filter(recipient=user, read=False).count()

@@ -28,7 +28,10 @@ def mentioned_users(text: str) -> list[User]:
     names = mentioned_usernames(text)
     if not names:
         return []
-    users = {u.username.lower(): u for u in User.objects.filter(username__iregex=r"^(" + "|".join(re.escape(n) for n in names) + r")$")}
+    users = {
+        u.username.lower(): u
+        for u in User.objects.filter(username__iregex=r"^(" + "|".join(re.escape(n) for n in names) + r")$")
+    }
     return [users[n] for n in names if n in users]
 
 
@@ -40,9 +43,12 @@ def notification_create(*, recipient: User, actor: User, verb: str, post=None, c
     unfollow/follow loop cannot flood someone's notifications)."""
     if recipient.pk == actor.pk or block_exists(recipient.pk, actor.pk):
         return None
-    if verb in (Notification.Verb.LIKE, Notification.Verb.FOLLOW) and Notification.objects.filter(
-        recipient=recipient, actor=actor, verb=verb, post=post, created_at__gte=timezone.now() - RENOTIFY_AFTER
-    ).exists():
+    if (
+        verb in (Notification.Verb.LIKE, Notification.Verb.FOLLOW)
+        and Notification.objects.filter(
+            recipient=recipient, actor=actor, verb=verb, post=post, created_at__gte=timezone.now() - RENOTIFY_AFTER
+        ).exists()
+    ):
         return None
     notification = Notification.objects.create(recipient=recipient, actor=actor, verb=verb, post=post, comment=comment)
     events.append(user_ids=[recipient.pk], kind="notification.new", data=notification_payload(notification))
@@ -50,7 +56,9 @@ def notification_create(*, recipient: User, actor: User, verb: str, post=None, c
 
 
 @transaction.atomic
-def notifications_create(*, actor: User, notices: list[tuple[User, str]], post=None, comment=None) -> list[Notification]:
+def notifications_create(
+    *, actor: User, notices: list[tuple[User, str]], post=None, comment=None
+) -> list[Notification]:
     """Creates several notifications of one act, in recipient id order: every writer locks
     event counters in the same order, so two acts that notify the same people cannot
     deadlock."""

@@ -1,6 +1,6 @@
 """Websocket handshake: the Origin rule, then who is connecting.
 
-Origin rule (cross-site websocket hijacking, DESIGN section 5): a handshake that carries an
+Origin rule (cross-site websocket hijacking, docs/websocket.md): a handshake that carries an
 `Origin` header is refused (HTTP 403, before accept) unless that origin's host is in
 ALLOWED_HOSTS, whatever its credentials. Without `Origin` (a non-browser client) only a token
 authenticates; a session cookie alone does not, since any page's script could ride on it if
@@ -20,12 +20,13 @@ find a token's user, and whether a token still stands), so the gateway imports n
 import logging
 from importlib import import_module
 from types import SimpleNamespace
-from typing import Protocol
+from typing import Protocol, cast
 from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user
 from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest
 from django.http.request import split_domain_port, validate_host
 
 from core.crypto import digest
@@ -43,6 +44,7 @@ class TokenStore(Protocol):
 
     def token_valid(self, *, digest: str, user_id: int) -> bool:
         """Whether the token with this digest still names this active user."""
+
 
 MAX_CREDENTIAL_CHARS = 128
 MAX_QUERY_STRING_BYTES = 4096
@@ -98,7 +100,8 @@ def session_key_from_scope(scope) -> str | None:
 
 def _user_for_session(session_key: str):
     session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-    user = get_user(SimpleNamespace(session=session))
+    # get_user reads nothing of a request but its session.
+    user = get_user(cast(HttpRequest, SimpleNamespace(session=session)))
     return user if user.is_authenticated and user.is_active else None
 
 
@@ -157,7 +160,11 @@ class OriginAndAuthMiddleware:
         session_key = session_key_from_scope(scope) if origin is not None and token is None else None
         scope = dict(scope)
         scope.update(
-            user=AnonymousUser(), credential_digest="", credential_kind="", auth_unavailable=False, token_store=self.tokens
+            user=AnonymousUser(),
+            credential_digest="",
+            credential_kind="",
+            auth_unavailable=False,
+            token_store=self.tokens,
         )
         try:
             user, credential_digest, kind = await authenticate(self.tokens, token, session_key)

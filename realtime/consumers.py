@@ -1,6 +1,6 @@
 """The gateway: one websocket per client carries durable events, typing, presence and feed.
 
-Delivery (DESIGN section 3): the socket joins its user's group first, then learns
+Delivery (docs/websocket.md, "Delivery guarantees"): the socket joins its user's group first, then learns
 `last_event_id` (or replays from `?after=`), then forwards live pushes. `last_sent` is the
 newest durable id this socket has sent; a live push at or below it is a duplicate and is
 dropped, one just above it is sent, and one further ahead means a publish went missing, so
@@ -54,13 +54,13 @@ LAYER_HANDLERS = frozenset(
 )
 
 
-def query_after(scope) -> int | None | str:
-    """`?after=N` of the handshake: N, None when absent, or "invalid"."""
+def query_after(scope) -> tuple[int | None, bool]:
+    """`?after=N` of the handshake: (N or None when absent, whether it was well formed)."""
     raw = query_param(scope, "after")
     if raw is None:
-        return None
+        return None, True
     after = parse_id(raw, minimum=0)
-    return "invalid" if after is None else after
+    return after, after is not None
 
 
 class GatewayConsumer(AsyncWebsocketConsumer):
@@ -84,6 +84,13 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         self.state: dict = {}
 
     # Plumbing
+
+    @property
+    def uid(self) -> int:
+        """The user's id, for code that runs only on an authenticated socket."""
+        if self.user_id is None:
+            raise RuntimeError("the socket has no user")
+        return self.user_id
 
     async def __call__(self, scope, receive, send):
         try:
@@ -127,7 +134,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
             await self.close_with(CLOSE_UNAUTHENTICATED)
             return
         self.user, self.user_id = user, user.pk
-        after = query_after(self.scope)
+        after, after_ok = query_after(self.scope)
 
         # Subscribe before reading the log: whatever commits from here on reaches this
         # socket live or is found by the replay below.
@@ -147,11 +154,11 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         WS_CONNECTIONS.inc()
         await self.send_frame({"type": "hello", "user": self.brief, "last_event_id": last_id})
         async with self.delivery:
-            if after is None:
-                self.last_sent = last_id
-            elif after == "invalid":
+            if not after_ok:
                 self.last_sent = last_id
                 await self.send_frame(error_frame(None, "invalid", "after: must be a non-negative integer."))
+            elif after is None:
+                self.last_sent = last_id
             else:
                 await self._resume(after, ref=None, fallback=last_id)
         self.tick_task = asyncio.ensure_future(self._tick_loop())
@@ -199,7 +206,11 @@ class GatewayConsumer(AsyncWebsocketConsumer):
             if self.last_sent is None:
                 self.last_sent = fallback
             await self.send_frame(
-                error_frame(ref, "resync_required", "Events after this id are no longer kept; refetch over REST and continue from hello's last_event_id.")
+                error_frame(
+                    ref,
+                    "resync_required",
+                    "Events after this id are no longer kept; refetch over REST and continue from hello's last_event_id.",
+                )
             )
             return
         self.last_sent = after
@@ -293,7 +304,9 @@ class GatewayConsumer(AsyncWebsocketConsumer):
                 await self.close_with(CLOSE_TOO_BIG)
                 return
             WS_FRAMES_IN.labels(type="invalid").inc()
-            await self.send_frame(error_frame(None, "bad_frame", "Frames are JSON text; binary frames are not accepted."))
+            await self.send_frame(
+                error_frame(None, "bad_frame", "Frames are JSON text; binary frames are not accepted.")
+            )
             return
         if len(text) > limit or (len(text) * 4 > limit and len(text.encode("utf-8", "surrogatepass")) > limit):
             await self.close_with(CLOSE_TOO_BIG)
@@ -309,7 +322,9 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         ref = frame.get("ref")
         if not valid_ref(ref):
             WS_FRAMES_IN.labels(type="invalid").inc()
-            await self.send_frame(error_frame(None, "invalid", f"ref: a string of at most {MAX_REF_CHARS} characters or an integer."))
+            await self.send_frame(
+                error_frame(None, "invalid", f"ref: a string of at most {MAX_REF_CHARS} characters or an integer.")
+            )
             return
         kind = frame.get("type")
         handler = self._frame_handler(kind)
@@ -331,7 +346,9 @@ class GatewayConsumer(AsyncWebsocketConsumer):
 
     def _take_token(self) -> bool:
         now = time.monotonic()
-        self.tokens = min(float(settings.WS_RATE_BURST), self.tokens + (now - self.refilled) * settings.WS_RATE_PER_SECOND)
+        self.tokens = min(
+            float(settings.WS_RATE_BURST), self.tokens + (now - self.refilled) * settings.WS_RATE_PER_SECOND
+        )
         self.refilled = now
         if self.tokens < 1:
             return False
@@ -381,21 +398,21 @@ class GatewayConsumer(AsyncWebsocketConsumer):
     @database_call
     def _open(self) -> tuple[bool, int, dict, list[int]]:
         came_online = presence.connection_open(
-            channel_name=self.channel_name, user_id=self.user_id, **self._credential_columns()
+            channel_name=self.channel_name, user_id=self.uid, **self._credential_columns()
         )
-        peers = registry.peers_of(self.user_id) if came_online else []
-        return came_online, events.last_event_id(user_id=self.user_id), registry.user_brief(self.user), peers
+        peers = registry.peers_of(self.uid) if came_online else []
+        return came_online, events.last_event_id(user_id=self.uid), registry.user_brief(self.user), peers
 
     @database_call
     def _close(self) -> tuple[bool, list[int]]:
-        went_offline = presence.connection_close(channel_name=self.channel_name, user_id=self.user_id)
-        return went_offline, registry.peers_of(self.user_id) if went_offline else []
+        went_offline = presence.connection_close(channel_name=self.channel_name, user_id=self.uid)
+        return went_offline, registry.peers_of(self.uid) if went_offline else []
 
     @database_call
     def _touch(self) -> tuple[int, bool]:
-        presence.connection_touch(channel_name=self.channel_name, user_id=self.user_id, **self._credential_columns())
-        valid = credential_still_valid(self.scope, user_id=self.user_id)
-        return events.last_event_id(user_id=self.user_id), valid
+        presence.connection_touch(channel_name=self.channel_name, user_id=self.uid, **self._credential_columns())
+        valid = credential_still_valid(self.scope, user_id=self.uid)
+        return events.last_event_id(user_id=self.uid), valid
 
     def _credential_columns(self) -> dict:
         digest = self.scope.get("credential_digest", "")
@@ -405,8 +422,8 @@ class GatewayConsumer(AsyncWebsocketConsumer):
 
     @database_call
     def _can_resume(self, after: int) -> bool:
-        return events.can_resume(user_id=self.user_id, after=after)
+        return events.can_resume(user_id=self.uid, after=after)
 
     @database_call
     def _replay(self, after: int) -> list[dict]:
-        return events.replay(user_id=self.user_id, after=after, limit=REPLAY_BATCH)
+        return events.replay(user_id=self.uid, after=after, limit=REPLAY_BATCH)

@@ -60,7 +60,9 @@ def append(*, user_ids: Iterable[int], kind: str, data: Any) -> dict[int, int]:
         rows.append(Event(user_id=user_id, seq=seq, kind=kind, payload=payload))
     Event.objects.bulk_create(rows)
     EVENTS_APPENDED.labels(kind=kind).inc(len(rows))
-    sends = [(user_group(uid), {"type": "event.push", "frame": frame(seq, kind, data)}) for uid, seq in assigned.items()]
+    sends = [
+        (user_group(uid), {"type": "event.push", "frame": frame(seq, kind, data)}) for uid, seq in assigned.items()
+    ]
     transaction.on_commit(lambda: publish(sends), robust=True)
     return assigned
 

@@ -159,7 +159,14 @@ class Person:
         return self.api(
             "POST",
             "/api/posts",
-            multipart={"image": {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": image_bytes(size=(320, 320), color=(40, 120, 200))}, "caption": caption},
+            multipart={
+                "image": {
+                    "name": "photo.jpg",
+                    "mimeType": "image/jpeg",
+                    "buffer": image_bytes(size=(320, 320), color=(40, 120, 200)),
+                },
+                "caption": caption,
+            },
         )
 
     def open(self, path: str, viewport: dict | None = None):
@@ -193,7 +200,9 @@ def sign_up(browser, server: LiveServer, prefix: str, viewport: dict | None = No
     )
     assert response.status == 201, response.text()
     body = response.json()
-    return Person(username=username, id=body["user"]["id"], token=body["token"], context=context, base_url=server.base_url)
+    return Person(
+        username=username, id=body["user"]["id"], token=body["token"], context=context, base_url=server.base_url
+    )
 
 
 @pytest.fixture

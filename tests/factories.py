@@ -27,7 +27,9 @@ class UserFactory(factory.django.DjangoModelFactory):
             obj.save()
 
 
-def image_bytes(fmt: str = "JPEG", size: tuple[int, int] = (64, 48), color=(200, 30, 30), exif: bytes | None = None) -> bytes:
+def image_bytes(
+    fmt: str = "JPEG", size: tuple[int, int] = (64, 48), color=(200, 30, 30), exif: bytes | None = None
+) -> bytes:
     buffer = io.BytesIO()
     image = Image.new("RGB", size, color)
     kwargs = {"exif": exif} if exif is not None else {}

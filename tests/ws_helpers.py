@@ -19,7 +19,9 @@ def application():
     return app
 
 
-def communicator(*, token: str | None = None, query: str = "", headers: list[tuple[bytes, bytes]] | None = None) -> WebsocketCommunicator:
+def communicator(
+    *, token: str | None = None, query: str = "", headers: list[tuple[bytes, bytes]] | None = None
+) -> WebsocketCommunicator:
     """A socket to /ws/; the token goes in the Authorization header."""
     all_headers = list(headers or [])
     if token is not None:
@@ -132,7 +134,9 @@ def send_message(sender, conversation_id: int, body: str = "hi", client_id: str 
     """Sends through the service (as REST does); returns the message."""
     from chat.services import message_send
 
-    message, _ = message_send(sender=sender, conversation_id=conversation_id, body=body, client_id=client_id or str(uuid.uuid4()))
+    message, _ = message_send(
+        sender=sender, conversation_id=conversation_id, body=body, client_id=client_id or str(uuid.uuid4())
+    )
     return message
 
 

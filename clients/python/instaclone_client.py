@@ -238,12 +238,21 @@ class InstacloneClient:
         finally:
             self._pending.pop(ref, None)
 
-    async def send_message(self, conversation: int, body: str, *, client_id: str | None = None, wait: float = 30.0) -> dict:
-        frame = {"type": "message.send", "conversation": conversation, "body": body, "client_id": client_id or str(uuid.uuid4())}
+    async def send_message(
+        self, conversation: int, body: str, *, client_id: str | None = None, wait: float = 30.0
+    ) -> dict:
+        frame = {
+            "type": "message.send",
+            "conversation": conversation,
+            "body": body,
+            "client_id": client_id or str(uuid.uuid4()),
+        }
         return await self.request(frame, wait)
 
     async def mark_read(self, conversation: int, message_id: int, wait: float = 30.0) -> dict:
-        return await self.request({"type": "message.read", "conversation": conversation, "message_id": message_id}, wait)
+        return await self.request(
+            {"type": "message.read", "conversation": conversation, "message_id": message_id}, wait
+        )
 
     async def typing(self, conversation: int) -> None:
         if self._ws is not None:

@@ -296,7 +296,9 @@ def test_me_patch_rejects_too_long_fields(user, client_for, body, field):
 @pytest.mark.django_db
 def test_me_patch_avatar_is_reencoded_and_can_be_cleared(user, client_for, settings):
     client = client_for(user)
-    response = client.patch("/api/me", {"avatar": image_upload("me.png", fmt="PNG", size=(400, 300))}, format="multipart")
+    response = client.patch(
+        "/api/me", {"avatar": image_upload("me.png", fmt="PNG", size=(400, 300))}, format="multipart"
+    )
     assert response.status_code == 200
     url = response.json()["avatar_url"]
     assert url.startswith("/media/avatars/") and url.endswith(".jpg")

@@ -65,8 +65,16 @@ def test_open_group_conversation_is_always_201(client_for):
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "payload",
-    [{}, {"usernames": []}, {"usernames": "bob"}, {"usernames": ["no_such_user"]}, {"usernames": [None]},
-     {"usernames": ["x" * 31]}, {"usernames": [{"a": 1}]}, {"usernames": ["u"] * 52}],
+    [
+        {},
+        {"usernames": []},
+        {"usernames": "bob"},
+        {"usernames": ["no_such_user"]},
+        {"usernames": [None]},
+        {"usernames": ["x" * 31]},
+        {"usernames": [{"a": 1}]},
+        {"usernames": ["u"] * 52},
+    ],
 )
 def test_open_with_bad_input_is_400_naming_usernames(client_for, payload):
     client = client_for(UserFactory())
@@ -208,7 +216,10 @@ def test_send_is_201_then_200_for_a_retry_with_the_same_client_id(client_for):
 def test_message_list_is_newest_first_and_pages(client_for):
     alice, bob = UserFactory(), UserFactory()
     conversation = direct(alice, bob)
-    ids = [message_send(sender=bob, conversation_id=conversation.pk, body=str(i), client_id=f"c{i}")[0].pk for i in range(5)]
+    ids = [
+        message_send(sender=bob, conversation_id=conversation.pk, body=str(i), client_id=f"c{i}")[0].pk
+        for i in range(5)
+    ]
     client = client_for(alice)
     first = client.get(f"/api/conversations/{conversation.pk}/messages?limit=3").json()
     second = client.get(first["next"]).json()
@@ -336,7 +347,9 @@ def test_read_moves_my_position_and_clears_unread(client_for):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("payload", [{}, {"message_id": "abc"}, {"message_id": 0}, {"message_id": 2**64}, {"message_id": 424242}])
+@pytest.mark.parametrize(
+    "payload", [{}, {"message_id": "abc"}, {"message_id": 0}, {"message_id": 2**64}, {"message_id": 424242}]
+)
 def test_read_with_a_bad_message_id_is_400(client_for, payload):
     alice, bob = UserFactory(), UserFactory()
     conversation = direct(alice, bob)

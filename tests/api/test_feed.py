@@ -25,7 +25,9 @@ BRIEF_FIELDS = {"id", "username", "full_name", "avatar_url"}
 
 
 def create_post(client, caption: str = "", **image_kwargs) -> dict:
-    response = client.post("/api/posts", {"image": image_upload(**image_kwargs), "caption": caption}, format="multipart")
+    response = client.post(
+        "/api/posts", {"image": image_upload(**image_kwargs), "caption": caption}, format="multipart"
+    )
     assert response.status_code == 201, response.content
     return response.json()
 
@@ -243,7 +245,9 @@ def test_like_is_idempotent_and_notifies_the_author_once(user, other_user, clien
     assert first.json()["like_count"] == 1 and first.json()["liked_by_me"] is True
     assert second.json() == first.json()
     assert Like.objects.filter(post=post).count() == 1
-    assert list(Notification.objects.values_list("recipient_id", "verb", "post_id")) == [(other_user.pk, "like", post.pk)]
+    assert list(Notification.objects.values_list("recipient_id", "verb", "post_id")) == [
+        (other_user.pk, "like", post.pk)
+    ]
 
 
 @pytest.mark.django_db

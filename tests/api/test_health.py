@@ -57,3 +57,34 @@ def test_metrics_token_guards_metrics_when_set(client, settings):
     settings.METRICS_TOKEN = "s3cret"
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret").status_code == 200
+
+
+def sample(name: str, **labels) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+@pytest.mark.django_db
+def test_request_latency_is_counted_by_route_pattern_and_status(auth_client):
+    # given
+    route = {"method": "GET", "route": "api/users/<str:username>", "status": "404"}
+    before = sample("instaclone_http_request_seconds_count", **route)
+    # when: two lookups of different people share one label set (the pattern, not the path)
+    auth_client.get("/api/users/nobody_here")
+    auth_client.get("/api/users/nobody_else")
+    # then
+    assert sample("instaclone_http_request_seconds_count", **route) - before == 2
+
+
+@pytest.mark.django_db
+def test_appended_events_are_counted_by_kind(user, other_user):
+    from chat.services import conversation_open, message_send
+
+    # given
+    before = sample("instaclone_events_appended_total", kind="message.new")
+    conversation, _ = conversation_open(creator=user, usernames=[other_user.username])
+    # when: one message for two recipients
+    message_send(sender=user, conversation_id=conversation.pk, body="hi", client_id="c1")
+    # then
+    assert sample("instaclone_events_appended_total", kind="message.new") - before == 2

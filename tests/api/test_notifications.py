@@ -35,7 +35,9 @@ def test_notification_create_stores_it_and_appends_notification_new(django_captu
     # then
     assert len(callbacks) == 1
     frames = events.replay(user_id=alice.pk, after=0)
-    assert frames == [{"type": "event", "id": 1, "event": "notification.new", "data": notification_payload(notification)}]
+    assert frames == [
+        {"type": "event", "id": 1, "event": "notification.new", "data": notification_payload(notification)}
+    ]
     assert frames[0]["data"] == {
         "id": notification.pk,
         "verb": "like",

@@ -109,4 +109,8 @@ def test_static_modules_are_served():
         assert response.status_code == 200, name
         body = b"".join(response.streaming_content)
         assert body
-    assert Client().get("/static/frontend/app.js")["Content-Type"].startswith(("text/javascript", "application/javascript"))
+    assert (
+        Client()
+        .get("/static/frontend/app.js")["Content-Type"]
+        .startswith(("text/javascript", "application/javascript"))
+    )

@@ -110,7 +110,9 @@ def test_edit_own_profile_with_an_avatar(people):
 
 def login_context(browser, server, username: str, viewport: dict):
     context = browser.new_context(viewport=viewport)
-    response = context.request.post(f"{server.base_url}/api/auth/login", data={"username": username, "password": PASSWORD})
+    response = context.request.post(
+        f"{server.base_url}/api/auth/login", data={"username": username, "password": PASSWORD}
+    )
     assert response.status == 200, response.text()
     return context
 
@@ -122,7 +124,11 @@ def test_screenshots_of_the_main_pages_at_phone_and_desktop_widths(browser, serv
         "PATCH",
         "/api/me",
         multipart={
-            "avatar": {"name": "me.png", "mimeType": "image/png", "buffer": image_bytes(fmt="PNG", size=(160, 160), color=(240, 170, 60))},
+            "avatar": {
+                "name": "me.png",
+                "mimeType": "image/png",
+                "buffer": image_bytes(fmt="PNG", size=(160, 160), color=(240, 170, 60)),
+            },
             "bio": "Photos of light and water.",
             "full_name": "Mia Example",
         },
@@ -135,7 +141,11 @@ def test_screenshots_of_the_main_pages_at_phone_and_desktop_widths(browser, serv
             "POST",
             "/api/posts",
             multipart={
-                "image": {"name": "p.jpg", "mimeType": "image/jpeg", "buffer": image_bytes(size=(600, 600), color=colour)},
+                "image": {
+                    "name": "p.jpg",
+                    "mimeType": "image/jpeg",
+                    "buffer": image_bytes(size=(600, 600), color=colour),
+                },
                 "caption": f"Picture {n} at the lake #{n}",
             },
         )

@@ -70,9 +70,7 @@ def test_offline_recipient_sees_all_missed_messages_exactly_once(people):
         page_a.locator("#message-body").fill(f"while you were away {n}")
         page_a.locator("#message-body").press("Enter")
     for n in range(1, 4):
-        expect(bubbles(page_a, f"while you were away {n}").locator(".msg-status")).to_have_text(
-            "Sent", timeout=WAIT_MS
-        )
+        expect(bubbles(page_a, f"while you were away {n}").locator(".msg-status")).to_have_text("Sent", timeout=WAIT_MS)
     page_b.wait_for_timeout(300)
     expect(page_b.locator("#messages li.msg")).to_have_count(0)
 
@@ -81,9 +79,7 @@ def test_offline_recipient_sees_all_missed_messages_exactly_once(people):
     expect(page_b.locator("#conn-status")).to_be_hidden(timeout=WAIT_MS)
     expect(page_b.locator("#messages li.msg")).to_have_count(3, timeout=WAIT_MS)
     page_b.wait_for_timeout(500)
-    expect(page_b.locator("#messages li.msg .msg-body")).to_have_text(
-        [f"while you were away {n}" for n in range(1, 4)]
-    )
+    expect(page_b.locator("#messages li.msg .msg-body")).to_have_text([f"while you were away {n}" for n in range(1, 4)])
 
 
 def test_message_queued_offline_is_delivered_once(people):
@@ -120,7 +116,9 @@ def test_message_queued_offline_is_delivered_once(people):
     expect(page_a.locator("#messages li.msg")).to_have_count(1)
     messages = b.api("GET", f"/api/conversations/{conversation_id}/messages")["results"]
     assert [m["body"] for m in messages] == ["written on the train"]
-    assert page_a.evaluate("JSON.parse(sessionStorage.getItem('instaclone.outbox.' + document.body.dataset.meId))") == []
+    assert (
+        page_a.evaluate("JSON.parse(sessionStorage.getItem('instaclone.outbox.' + document.body.dataset.meId))") == []
+    )
 
 
 def test_inbox_reorders_live_with_unread_counts(people):

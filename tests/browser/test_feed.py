@@ -143,7 +143,9 @@ def test_upload_refuses_a_non_image_and_shows_the_servers_error(people):
 
     # then: the server's JSON detail is shown, and nothing was posted
     response = a.context.request.post(
-        f"{a.base_url}/api/posts", headers={"Authorization": f"Token {a.token}"}, multipart={"image": fake, "caption": ""}
+        f"{a.base_url}/api/posts",
+        headers={"Authorization": f"Token {a.token}"},
+        multipart={"image": fake, "caption": ""},
     )
     assert response.status in (400, 415)
     expect(error).to_have_text(response.json()["detail"], timeout=WAIT_MS)

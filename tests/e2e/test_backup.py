@@ -40,7 +40,12 @@ def database_url() -> str:
 def manage(*args: str, url: str, check: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "manage.py", *args],
-        cwd=ROOT, env=server_env(DATABASE_URL=url), capture_output=True, text=True, check=check, timeout=120,
+        cwd=ROOT,
+        env=server_env(DATABASE_URL=url),
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=120,
     )
 
 
@@ -110,9 +115,21 @@ def test_dumpdata_then_loaddata_into_a_fresh_database_restores_every_row(tmp_pat
     source = database_url()
     with connection.cursor() as cursor:
         before = {table: rows_of(cursor, table, pk, enc) for table, pk, enc in tables()}
-    for table in ("accounts_user", "feed_post", "feed_like", "feed_comment", "accounts_follow", "chat_message",
-                  "chat_participant", "chat_conversation", "notifications_notification", "realtime_event",
-                  "realtime_eventsequence", "accounts_apitoken", "accounts_block"):
+    for table in (
+        "accounts_user",
+        "feed_post",
+        "feed_like",
+        "feed_comment",
+        "accounts_follow",
+        "chat_message",
+        "chat_participant",
+        "chat_conversation",
+        "notifications_notification",
+        "realtime_event",
+        "realtime_eventsequence",
+        "accounts_apitoken",
+        "accounts_block",
+    ):
         assert before[table], f"{table} should hold rows for this test to mean anything"
 
     # when: the backup is taken and restored into a fresh database

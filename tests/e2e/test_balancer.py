@@ -118,7 +118,16 @@ class Balancer:
         return f"ws://127.0.0.1:{self.port}/ws/"
 
     def command(self, *extra: str) -> list[str]:
-        return [NGINX, "-p", str(self.directory), "-e", str(self.directory / "error.log"), "-c", str(self.config), *extra]
+        return [
+            NGINX,
+            "-p",
+            str(self.directory),
+            "-e",
+            str(self.directory / "error.log"),
+            "-c",
+            str(self.config),
+            *extra,
+        ]
 
     def start(self) -> "Balancer":
         check = subprocess.run(self.command("-t"), capture_output=True, text=True, timeout=10)
@@ -164,7 +173,9 @@ def stack():
     balancer = None
     try:
         start_all(nodes)
-        balancer = Balancer(upstreams=(nodes[0].port, nodes[1].port), media=media, directory=directory / "nginx").start()
+        balancer = Balancer(
+            upstreams=(nodes[0].port, nodes[1].port), media=media, directory=directory / "nginx"
+        ).start()
         yield SimpleNamespace(nodes=nodes, balancer=balancer, media=media, database=database)
     finally:
         if balancer is not None:
@@ -203,7 +214,9 @@ def lb_client(stack, **headers) -> httpx.Client:
 def register(stack) -> dict:
     name = f"u{uuid.uuid4().hex[:10]}"
     with lb_client(stack) as http:
-        response = http.post("/api/auth/register", json={"username": name, "email": f"{name}@example.com", "password": PASSWORD})
+        response = http.post(
+            "/api/auth/register", json={"username": name, "email": f"{name}@example.com", "password": PASSWORD}
+        )
     assert response.status_code == 201, response.text
     body = response.json()
     return {"token": body["token"], "username": name, "id": body["user"]["id"]}
@@ -222,7 +235,9 @@ def open_conversation(stack, creator: dict, other: dict) -> int:
 
 def rest_send(stack, sender: dict, conversation: int, body: str) -> dict:
     with lb_client(stack, **auth(sender)) as http:
-        response = http.post(f"/api/conversations/{conversation}/messages", json={"body": body, "client_id": str(uuid.uuid4())})
+        response = http.post(
+            f"/api/conversations/{conversation}/messages", json={"body": body, "client_id": str(uuid.uuid4())}
+        )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -306,7 +321,9 @@ def test_the_config_passes_nginx_t_and_is_rendered_only_where_compose_names_thin
     assert missing.status_code in (401, 403, 404) and "code" in missing.json()
 
 
-@pytest.mark.parametrize("path", ["/metrics", "/metrics?format=text", "//metrics", "/%6Detrics", "/./metrics", "/api/../metrics"])
+@pytest.mark.parametrize(
+    "path", ["/metrics", "/metrics?format=text", "//metrics", "/%6Detrics", "/./metrics", "/api/../metrics"]
+)
 def test_metrics_are_not_served_through_the_balancer(stack, path):
     # given: the nodes themselves do serve them
     assert ws_connections(stack.nodes[0]) >= 0
@@ -359,7 +376,13 @@ def test_session_and_csrf_work_on_a_non_default_port(stack):
     response = httpx.post(
         stack.balancer.http + "/api/conversations",
         json={"usernames": [other["username"]]},
-        headers={**TLS_FRONT, "Cookie": cookie_header, "X-CSRFToken": cookies["csrftoken"], "Origin": origin, "Referer": origin + "/"},
+        headers={
+            **TLS_FRONT,
+            "Cookie": cookie_header,
+            "X-CSRFToken": cookies["csrftoken"],
+            "Origin": origin,
+            "Referer": origin + "/",
+        },
         timeout=10,
     )
     # then: the app sees the host and port the browser used, so the Origin check passes
@@ -484,7 +507,10 @@ async def test_a_killed_node_fails_over_and_the_client_resumes_through_the_balan
     victim = None
     try:
         async with clients_on_two_nodes(stack, alice, bob, backoff_base=0.05, backoff_cap=0.3) as (
-            alice_client, bob_client, alice_node, bob_node,
+            alice_client,
+            bob_client,
+            alice_node,
+            bob_node,
         ):
             first = await alice_client.send_message(conversation, "before the crash")
             assert (await bob_client.next_event())["data"]["id"] == first["id"]

@@ -1,4 +1,4 @@
-"""The wire contract (DESIGN sections 4 and 5) checked from outside, like a client that never
+"""The wire contract (docs/api.md and docs/websocket.md) checked from outside, like a client that never
 read our code: one real daphne node, plain httpx and websockets, exact key sets and status
 codes, and bad input everywhere answered with a JSON 4xx."""
 
@@ -20,8 +20,28 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
 PASSWORD = "correct-horse-battery-9"
 
 USER_BRIEF = {"id", "username", "full_name", "avatar_url"}
-PROFILE = {"id", "username", "full_name", "bio", "avatar_url", "follower_count", "following_count", "post_count", "is_following"}
-POST = {"id", "author", "image_url", "thumbnail_url", "caption", "created_at", "like_count", "comment_count", "liked_by_me"}
+PROFILE = {
+    "id",
+    "username",
+    "full_name",
+    "bio",
+    "avatar_url",
+    "follower_count",
+    "following_count",
+    "post_count",
+    "is_following",
+}
+POST = {
+    "id",
+    "author",
+    "image_url",
+    "thumbnail_url",
+    "caption",
+    "created_at",
+    "like_count",
+    "comment_count",
+    "liked_by_me",
+}
 COMMENT = {"id", "post", "author", "body", "created_at"}
 CONVERSATION = {"id", "participants", "last_message", "unread_count"}
 MESSAGE = {"id", "conversation", "sender", "body", "client_id", "created_at"}
@@ -31,7 +51,9 @@ NOTIFICATION = {"id", "verb", "actor", "post", "comment", "created_at", "read"}
 @pytest.fixture(scope="module")
 def node():
     database = Database(prefix="instaclone_contract").migrate(server_env())
-    server = Node(server_env(DATABASE_URL=database.url, REDIS_URL=REDIS_URL, CHANNEL_PREFIX=f"contract-{uuid.uuid4().hex[:8]}"))
+    server = Node(
+        server_env(DATABASE_URL=database.url, REDIS_URL=REDIS_URL, CHANNEL_PREFIX=f"contract-{uuid.uuid4().hex[:8]}")
+    )
     try:
         server.start()
         yield server
@@ -63,7 +85,9 @@ def new_name() -> str:
 
 def register(http: httpx.Client, username: str | None = None) -> Account:
     username = username or new_name()
-    response = http.post("/api/auth/register", json={"username": username, "email": f"{username}@example.com", "password": PASSWORD})
+    response = http.post(
+        "/api/auth/register", json={"username": username, "email": f"{username}@example.com", "password": PASSWORD}
+    )
     assert response.status_code == 201, response.text
     body = response.json()
     assert set(body) == {"user", "token"}
@@ -127,7 +151,12 @@ def assert_page(response: httpx.Response) -> list[dict]:
 
 def assert_error(response: httpx.Response, status: int, code: str | None = None, fields: set | None = None) -> dict:
     """A JSON error body `{"detail", "code", "fields"?}` with the expected status."""
-    assert response.status_code == status, (response.request.method, response.request.url, response.status_code, response.text[:500])
+    assert response.status_code == status, (
+        response.request.method,
+        response.request.url,
+        response.status_code,
+        response.text[:500],
+    )
     assert response.headers["content-type"].startswith("application/json"), response.headers["content-type"]
     body = response.json()
     assert isinstance(body.get("detail"), str) and body["detail"]
@@ -150,7 +179,10 @@ def megapixels_png(width: int, height: int) -> bytes:
 
 def create_post(http: httpx.Client, account: Account, caption: str = "sunset") -> dict:
     response = http.post(
-        "/api/posts", headers=account.auth, data={"caption": caption}, files={"image": ("photo.jpg", image_bytes(), "image/jpeg")}
+        "/api/posts",
+        headers=account.auth,
+        data={"caption": caption},
+        files={"image": ("photo.jpg", image_bytes(), "image/jpeg")},
     )
     assert response.status_code == 201, response.text
     return response.json()
@@ -163,7 +195,9 @@ def test_register_and_login_return_user_and_token_and_open_a_session(http, node)
     # given
     name = new_name()
     # when
-    registered = http.post("/api/auth/register", json={"username": name, "email": f"{name}@example.com", "password": PASSWORD})
+    registered = http.post(
+        "/api/auth/register", json={"username": name, "email": f"{name}@example.com", "password": PASSWORD}
+    )
     # then
     assert registered.status_code == 201
     assert set(registered.json()) == {"user", "token"}
@@ -182,8 +216,12 @@ def test_register_and_login_return_user_and_token_and_open_a_session(http, node)
 
         # A session write without X-CSRFToken is refused with a JSON 403; with it, it passes.
         assert_error(browser.patch("/api/me", json={"bio": "no csrf"}), 403, "csrf_failed")
-        assert_error(browser.patch("/api/me", json={"bio": "bad csrf"}, headers={"X-CSRFToken": "x" * 32}), 403, "csrf_failed")
-        patched = browser.patch("/api/me", json={"bio": "with csrf"}, headers={"X-CSRFToken": browser.cookies["csrftoken"]})
+        assert_error(
+            browser.patch("/api/me", json={"bio": "bad csrf"}, headers={"X-CSRFToken": "x" * 32}), 403, "csrf_failed"
+        )
+        patched = browser.patch(
+            "/api/me", json={"bio": "with csrf"}, headers={"X-CSRFToken": browser.cookies["csrftoken"]}
+        )
         assert patched.status_code == 200, patched.text
         assert patched.json()["bio"] == "with csrf"
         # A session read needs no CSRF token.
@@ -212,9 +250,24 @@ def test_registration_and_login_refuse_bad_input(http):
     assert_error(http.post("/api/auth/register", json={**valid, "username": "x" * 31}), 400, "invalid", {"username"})
     assert_error(http.post("/api/auth/register", json={**valid, "username": "ab"}), 400, "invalid", {"username"})
     assert_error(http.post("/api/auth/register", json={**valid, "username": "has space"}), 400, "invalid", {"username"})
-    assert_error(http.post("/api/auth/register", json={**valid, "username": taken.username.upper()}), 400, "invalid", {"username"})
-    assert_error(http.post("/api/auth/register", json={**valid, "username": new_name(), "email": "nope"}), 400, "invalid", {"email"})
-    assert_error(http.post("/api/auth/register", json={**valid, "username": new_name(), "password": "123"}), 400, "invalid", {"password"})
+    assert_error(
+        http.post("/api/auth/register", json={**valid, "username": taken.username.upper()}),
+        400,
+        "invalid",
+        {"username"},
+    )
+    assert_error(
+        http.post("/api/auth/register", json={**valid, "username": new_name(), "email": "nope"}),
+        400,
+        "invalid",
+        {"email"},
+    )
+    assert_error(
+        http.post("/api/auth/register", json={**valid, "username": new_name(), "password": "123"}),
+        400,
+        "invalid",
+        {"password"},
+    )
     assert_error(http.post("/api/auth/register", json={}), 400, "invalid", {"username", "email", "password"})
     assert_error(http.post("/api/auth/register", json=[1, 2]), 400, "invalid")
     assert_error(http.post("/api/auth/register", json={"username": None, "email": 1, "password": {}}), 400, "invalid")
@@ -326,7 +379,10 @@ def test_posts_feed_likes_comments_and_notifications(http, node):
     assert [p["id"] for p in feed] == [post["id"], older["id"]]
     for item in feed:
         assert_post(item)
-    assert [p["id"] for p in assert_page(http.get(f"/api/users/{alice.username}/posts", headers=carol.auth))] == [post["id"], older["id"]]
+    assert [p["id"] for p in assert_page(http.get(f"/api/users/{alice.username}/posts", headers=carol.auth))] == [
+        post["id"],
+        older["id"],
+    ]
     assert assert_page(http.get("/api/feed", headers=carol.auth)) == []
     assert http.get(f"/api/users/{alice.username}", headers=carol.auth).json()["post_count"] == 2
 
@@ -351,7 +407,9 @@ def test_posts_feed_likes_comments_and_notifications(http, node):
     assert first.status_code == 201, first.text
     assert_comment(first.json())
     assert first.json()["post"] == post["id"] and first.json()["body"] == "nice"
-    mention = http.post(f"/api/posts/{post['id']}/comments", headers=carol.auth, json={"body": f"@{alice.username} wow"})
+    mention = http.post(
+        f"/api/posts/{post['id']}/comments", headers=carol.auth, json={"body": f"@{alice.username} wow"}
+    )
     assert mention.status_code == 201
     longest = http.post(f"/api/posts/{post['id']}/comments", headers=carol.auth, json={"body": "c" * 2200})
     assert longest.status_code == 201
@@ -360,16 +418,25 @@ def test_posts_feed_likes_comments_and_notifications(http, node):
     for comment in comments:
         assert_comment(comment)
     assert http.get(f"/api/posts/{post['id']}", headers=alice.auth).json()["comment_count"] == 3
-    assert_error(http.post(f"/api/posts/{post['id']}/comments", headers=bob.auth, json={"body": "c" * 2201}), 400, "invalid", {"body"})
+    assert_error(
+        http.post(f"/api/posts/{post['id']}/comments", headers=bob.auth, json={"body": "c" * 2201}),
+        400,
+        "invalid",
+        {"body"},
+    )
     assert_error(http.post(f"/api/posts/{post['id']}/comments", headers=bob.auth, json={}), 400, "invalid", {"body"})
-    assert_error(http.post(f"/api/posts/{post['id']}/comments", headers=bob.auth, json={"body": ""}), 400, "invalid", {"body"})
+    assert_error(
+        http.post(f"/api/posts/{post['id']}/comments", headers=bob.auth, json={"body": ""}), 400, "invalid", {"body"}
+    )
 
     # DELETE /api/comments/{id}: the comment's author or the post's author only
     assert_error(http.delete(f"/api/comments/{first.json()['id']}", headers=carol.auth), 403)
     assert http.delete(f"/api/comments/{first.json()['id']}", headers=alice.auth).status_code == 204
     assert http.delete(f"/api/comments/{longest.json()['id']}", headers=carol.auth).status_code == 204
     assert_error(http.delete(f"/api/comments/{longest.json()['id']}", headers=carol.auth), 404, "not_found")
-    assert [c["id"] for c in assert_page(http.get(f"/api/posts/{post['id']}/comments", headers=bob.auth))] == [mention.json()["id"]]
+    assert [c["id"] for c in assert_page(http.get(f"/api/posts/{post['id']}/comments", headers=bob.auth))] == [
+        mention.json()["id"]
+    ]
     assert http.get(f"/api/posts/{post['id']}", headers=bob.auth).json()["comment_count"] == 1
 
     # notifications: follow, like, comment, and one `comment` (not also `mention`) for the author
@@ -390,10 +457,14 @@ def test_posts_feed_likes_comments_and_notifications(http, node):
     assert read.status_code == 200, read.text
     assert all(n["read"] is True for n in assert_page(http.get("/api/notifications", headers=alice.auth)))
     assert_error(http.post("/api/notifications/read", headers=alice.auth, json={}), 400, "invalid", {"up_to"})
-    assert_error(http.post("/api/notifications/read", headers=alice.auth, json={"up_to": "x"}), 400, "invalid", {"up_to"})
+    assert_error(
+        http.post("/api/notifications/read", headers=alice.auth, json={"up_to": "x"}), 400, "invalid", {"up_to"}
+    )
     # someone mentioned who is not the post's author gets `mention`
     http.post(f"/api/posts/{post['id']}/comments", headers=carol.auth, json={"body": f"look @{bob.username}"})
-    bob_verbs = [(n["verb"], n["actor"]["username"]) for n in assert_page(http.get("/api/notifications", headers=bob.auth))]
+    bob_verbs = [
+        (n["verb"], n["actor"]["username"]) for n in assert_page(http.get("/api/notifications", headers=bob.auth))
+    ]
     assert bob_verbs == [("mention", carol.username)]
 
     # DELETE /api/posts/{id}: the author only
@@ -411,29 +482,67 @@ def test_posts_feed_likes_comments_and_notifications(http, node):
 def test_uploads_refuse_non_images_long_captions_and_oversized_files(http):
     alice = register(http)
     assert_error(
-        http.post("/api/posts", headers=alice.auth, files={"image": ("notes.txt", b"just text", "text/plain")}), 400, "invalid", {"image"}
+        http.post("/api/posts", headers=alice.auth, files={"image": ("notes.txt", b"just text", "text/plain")}),
+        400,
+        "invalid",
+        {"image"},
     )
     assert_error(
-        http.post("/api/posts", headers=alice.auth, files={"image": ("fake.jpg", b"\xff\xd8\xff" + b"0" * 500, "image/jpeg")}),
-        400, "invalid", {"image"},
+        http.post(
+            "/api/posts", headers=alice.auth, files={"image": ("fake.jpg", b"\xff\xd8\xff" + b"0" * 500, "image/jpeg")}
+        ),
+        400,
+        "invalid",
+        {"image"},
     )
     assert_error(
-        http.post("/api/posts", headers=alice.auth, data={"caption": "c" * 2201}, files={"image": ("a.jpg", image_bytes(), "image/jpeg")}),
-        400, "invalid", {"caption"},
+        http.post(
+            "/api/posts",
+            headers=alice.auth,
+            data={"caption": "c" * 2201},
+            files={"image": ("a.jpg", image_bytes(), "image/jpeg")},
+        ),
+        400,
+        "invalid",
+        {"caption"},
     )
-    assert_error(http.post("/api/posts", headers=alice.auth, files={"caption": (None, "no image")}), 400, "invalid", {"image"})
+    assert_error(
+        http.post("/api/posts", headers=alice.auth, files={"caption": (None, "no image")}), 400, "invalid", {"image"}
+    )
     assert_error(http.post("/api/posts", headers=alice.auth, data={"caption": "form"}), 415, "unsupported_media_type")
     assert_error(http.post("/api/posts", headers=alice.auth, json={"caption": "json"}), 415, "unsupported_media_type")
     big = b"\xff\xd8\xff\xe0" + b"\0" * (10 * 1024 * 1024 + 10)
-    assert_error(http.post("/api/posts", headers=alice.auth, files={"image": ("big.jpg", big, "image/jpeg")}), 413, "too_large")
+    assert_error(
+        http.post("/api/posts", headers=alice.auth, files={"image": ("big.jpg", big, "image/jpeg")}), 413, "too_large"
+    )
     huge = b"\0" * (12 * 1024 * 1024)
-    assert_error(http.post("/api/posts", headers=alice.auth, files={"image": ("huge.jpg", huge, "image/jpeg")}), 413, "too_large")
-    assert_error(http.patch("/api/me", headers=alice.auth, files={"avatar": ("big.jpg", big, "image/jpeg")}), 413, "too_large")
+    assert_error(
+        http.post("/api/posts", headers=alice.auth, files={"image": ("huge.jpg", huge, "image/jpeg")}), 413, "too_large"
+    )
+    assert_error(
+        http.patch("/api/me", headers=alice.auth, files={"avatar": ("big.jpg", big, "image/jpeg")}), 413, "too_large"
+    )
     # 42 megapixels in a few kilobytes: refused from the header, before decoding
-    assert_error(http.post("/api/posts", headers=alice.auth, files={"image": ("wide.png", megapixels_png(7000, 6000), "image/png")}), 413, "too_large")
-    assert_error(http.patch("/api/me", headers=alice.auth, files={"avatar": ("a.txt", b"text", "text/plain")}), 400, "invalid", {"avatar"})
+    assert_error(
+        http.post(
+            "/api/posts", headers=alice.auth, files={"image": ("wide.png", megapixels_png(7000, 6000), "image/png")}
+        ),
+        413,
+        "too_large",
+    )
+    assert_error(
+        http.patch("/api/me", headers=alice.auth, files={"avatar": ("a.txt", b"text", "text/plain")}),
+        400,
+        "invalid",
+        {"avatar"},
+    )
     caption = "c" * 2200
-    exact = http.post("/api/posts", headers=alice.auth, data={"caption": caption}, files={"image": ("a.png", image_bytes("PNG"), "image/png")})
+    exact = http.post(
+        "/api/posts",
+        headers=alice.auth,
+        data={"caption": caption},
+        files={"image": ("a.png", image_bytes("PNG"), "image/png")},
+    )
     assert exact.status_code == 201 and exact.json()["caption"] == caption
     avatar = http.patch("/api/me", headers=alice.auth, files={"avatar": ("a.png", image_bytes("PNG"), "image/png")})
     assert avatar.status_code == 200 and avatar.json()["avatar_url"]
@@ -463,16 +572,28 @@ def test_conversations_and_messages(http):
 
     # messages: 201, then 200 with the same object for the same client_id
     client_id = str(uuid.uuid4())
-    sent = http.post(f"/api/conversations/{cid}/messages", headers=alice.auth, json={"body": "hello", "client_id": client_id})
+    sent = http.post(
+        f"/api/conversations/{cid}/messages", headers=alice.auth, json={"body": "hello", "client_id": client_id}
+    )
     assert sent.status_code == 201, sent.text
     assert_message(sent.json())
-    assert sent.json()["body"] == "hello" and sent.json()["client_id"] == client_id and sent.json()["conversation"] == cid
-    retried = http.post(f"/api/conversations/{cid}/messages", headers=alice.auth, json={"body": "hello", "client_id": client_id})
+    assert (
+        sent.json()["body"] == "hello" and sent.json()["client_id"] == client_id and sent.json()["conversation"] == cid
+    )
+    retried = http.post(
+        f"/api/conversations/{cid}/messages", headers=alice.auth, json={"body": "hello", "client_id": client_id}
+    )
     assert retried.status_code == 200
     assert retried.json() == sent.json()
-    edited_retry = http.post(f"/api/conversations/{cid}/messages", headers=alice.auth, json={"body": "changed", "client_id": client_id})
+    edited_retry = http.post(
+        f"/api/conversations/{cid}/messages", headers=alice.auth, json={"body": "changed", "client_id": client_id}
+    )
     assert edited_retry.status_code == 200 and edited_retry.json() == sent.json()
-    longest = http.post(f"/api/conversations/{cid}/messages", headers=alice.auth, json={"body": "m" * 4000, "client_id": str(uuid.uuid4())})
+    longest = http.post(
+        f"/api/conversations/{cid}/messages",
+        headers=alice.auth,
+        json={"body": "m" * 4000, "client_id": str(uuid.uuid4())},
+    )
     assert longest.status_code == 201
 
     # GET messages: newest first
@@ -492,28 +613,86 @@ def test_conversations_and_messages(http):
     read = http.post(f"/api/conversations/{cid}/read", headers=bob.auth, json={"message_id": sent.json()["id"]})
     assert read.status_code == 200, read.text
     assert assert_page(http.get("/api/conversations", headers=bob.auth))[0]["unread_count"] == 1
-    assert http.post(f"/api/conversations/{cid}/read", headers=bob.auth, json={"message_id": longest.json()["id"]}).status_code == 200
+    assert (
+        http.post(
+            f"/api/conversations/{cid}/read", headers=bob.auth, json={"message_id": longest.json()["id"]}
+        ).status_code
+        == 200
+    )
     assert assert_page(http.get("/api/conversations", headers=bob.auth))[0]["unread_count"] == 0
 
     # bad input and someone else's conversation
     messages_url = f"/api/conversations/{cid}/messages"
-    assert_error(http.post(messages_url, headers=alice.auth, json={"body": "m" * 4001, "client_id": str(uuid.uuid4())}), 400, "invalid", {"body"})
+    assert_error(
+        http.post(messages_url, headers=alice.auth, json={"body": "m" * 4001, "client_id": str(uuid.uuid4())}),
+        400,
+        "invalid",
+        {"body"},
+    )
     assert_error(http.post(messages_url, headers=alice.auth, json={"body": "hi"}), 400, "invalid", {"client_id"})
-    assert_error(http.post(messages_url, headers=alice.auth, json={"client_id": str(uuid.uuid4())}), 400, "invalid", {"body"})
-    assert_error(http.post(messages_url, headers=alice.auth, json={"body": "   ", "client_id": str(uuid.uuid4())}), 400, "invalid", {"body"})
-    assert_error(http.post(messages_url, headers=alice.auth, json={"body": "x", "client_id": "c" * 65}), 400, "invalid", {"client_id"})
+    assert_error(
+        http.post(messages_url, headers=alice.auth, json={"client_id": str(uuid.uuid4())}), 400, "invalid", {"body"}
+    )
+    assert_error(
+        http.post(messages_url, headers=alice.auth, json={"body": "   ", "client_id": str(uuid.uuid4())}),
+        400,
+        "invalid",
+        {"body"},
+    )
+    assert_error(
+        http.post(messages_url, headers=alice.auth, json={"body": "x", "client_id": "c" * 65}),
+        400,
+        "invalid",
+        {"client_id"},
+    )
     assert_error(http.get(messages_url, headers=carol.auth), 404, "not_found")
-    assert_error(http.post(messages_url, headers=carol.auth, json={"body": "intruder", "client_id": str(uuid.uuid4())}), 404, "not_found")
-    assert_error(http.post(f"/api/conversations/{cid}/read", headers=carol.auth, json={"message_id": sent.json()["id"]}), 404, "not_found")
+    assert_error(
+        http.post(messages_url, headers=carol.auth, json={"body": "intruder", "client_id": str(uuid.uuid4())}),
+        404,
+        "not_found",
+    )
+    assert_error(
+        http.post(f"/api/conversations/{cid}/read", headers=carol.auth, json={"message_id": sent.json()["id"]}),
+        404,
+        "not_found",
+    )
     assert_error(http.post(f"/api/conversations/{cid}/read", headers=bob.auth, json={}), 400, "invalid", {"message_id"})
-    assert_error(http.post(f"/api/conversations/{cid}/read", headers=bob.auth, json={"message_id": "x"}), 400, "invalid", {"message_id"})
+    assert_error(
+        http.post(f"/api/conversations/{cid}/read", headers=bob.auth, json={"message_id": "x"}),
+        400,
+        "invalid",
+        {"message_id"},
+    )
     other = http.post("/api/conversations", headers=carol.auth, json={"usernames": [bob.username]}).json()
-    foreign = http.post(f"/api/conversations/{other['id']}/messages", headers=carol.auth, json={"body": "yo", "client_id": str(uuid.uuid4())})
-    assert_error(http.post(f"/api/conversations/{cid}/read", headers=bob.auth, json={"message_id": foreign.json()["id"]}), 400, "invalid", {"message_id"})
-    assert_error(http.post("/api/conversations", headers=alice.auth, json={"usernames": []}), 400, "invalid", {"usernames"})
-    assert_error(http.post("/api/conversations", headers=alice.auth, json={"usernames": "bob"}), 400, "invalid", {"usernames"})
-    assert_error(http.post("/api/conversations", headers=alice.auth, json={"usernames": [alice.username]}), 400, "invalid", {"usernames"})
-    assert_error(http.post("/api/conversations", headers=alice.auth, json={"usernames": ["no_such_user_x"]}), 400, "invalid", {"usernames"})
+    foreign = http.post(
+        f"/api/conversations/{other['id']}/messages",
+        headers=carol.auth,
+        json={"body": "yo", "client_id": str(uuid.uuid4())},
+    )
+    assert_error(
+        http.post(f"/api/conversations/{cid}/read", headers=bob.auth, json={"message_id": foreign.json()["id"]}),
+        400,
+        "invalid",
+        {"message_id"},
+    )
+    assert_error(
+        http.post("/api/conversations", headers=alice.auth, json={"usernames": []}), 400, "invalid", {"usernames"}
+    )
+    assert_error(
+        http.post("/api/conversations", headers=alice.auth, json={"usernames": "bob"}), 400, "invalid", {"usernames"}
+    )
+    assert_error(
+        http.post("/api/conversations", headers=alice.auth, json={"usernames": [alice.username]}),
+        400,
+        "invalid",
+        {"usernames"},
+    )
+    assert_error(
+        http.post("/api/conversations", headers=alice.auth, json={"usernames": ["no_such_user_x"]}),
+        400,
+        "invalid",
+        {"usernames"},
+    )
     assert_error(http.post("/api/conversations", headers=alice.auth, json={}), 400, "invalid", {"usernames"})
 
     # newest activity first: a message moves its conversation to the top
@@ -529,8 +708,19 @@ def test_a_client_id_reused_in_another_conversation_is_a_conflict(http):
     first = http.post("/api/conversations", headers=alice.auth, json={"usernames": [bob.username]}).json()["id"]
     second = http.post("/api/conversations", headers=alice.auth, json={"usernames": [carol.username]}).json()["id"]
     client_id = str(uuid.uuid4())
-    assert http.post(f"/api/conversations/{first}/messages", headers=alice.auth, json={"body": "a", "client_id": client_id}).status_code == 201
-    assert_error(http.post(f"/api/conversations/{second}/messages", headers=alice.auth, json={"body": "a", "client_id": client_id}), 409, "conflict")
+    assert (
+        http.post(
+            f"/api/conversations/{first}/messages", headers=alice.auth, json={"body": "a", "client_id": client_id}
+        ).status_code
+        == 201
+    )
+    assert_error(
+        http.post(
+            f"/api/conversations/{second}/messages", headers=alice.auth, json={"body": "a", "client_id": client_id}
+        ),
+        409,
+        "conflict",
+    )
 
 
 # --- websocket -----------------------------------------------------------------------------------
@@ -553,7 +743,10 @@ def test_websocket_hello_send_ack_events_and_resume(http, node):
     alice, bob = register(http), register(http)
     cid = http.post("/api/conversations", headers=alice.auth, json={"usernames": [bob.username]}).json()["id"]
 
-    with ws_connect(node.ws, additional_headers=alice.auth) as alice_ws, ws_connect(f"{node.ws}?token={bob.token}") as bob_ws:
+    with (
+        ws_connect(node.ws, additional_headers=alice.auth) as alice_ws,
+        ws_connect(f"{node.ws}?token={bob.token}") as bob_ws,
+    ):
         hello = recv(alice_ws)
         assert set(hello) == {"type", "user", "last_event_id"}
         assert hello["type"] == "hello" and hello["last_event_id"] == 0
@@ -565,7 +758,11 @@ def test_websocket_hello_send_ack_events_and_resume(http, node):
 
         # when: message.send
         client_id = str(uuid.uuid4())
-        alice_ws.send(json.dumps({"type": "message.send", "ref": "r1", "conversation": cid, "body": "hi bob", "client_id": client_id}))
+        alice_ws.send(
+            json.dumps(
+                {"type": "message.send", "ref": "r1", "conversation": cid, "body": "hi bob", "client_id": client_id}
+            )
+        )
         frames = [recv_until(alice_ws, lambda f: f["type"] in ("ack", "event")) for _ in range(2)]
         # then: an ack with the message, and message.new to the sender too
         ack = next(f for f in frames if f["type"] == "ack")
@@ -580,19 +777,27 @@ def test_websocket_hello_send_ack_events_and_resume(http, node):
         assert bob_event["id"] == bob_start + 1
 
         # a retried send is acked with the original message and makes no new event
-        alice_ws.send(json.dumps({"type": "message.send", "ref": "r2", "conversation": cid, "body": "hi bob", "client_id": client_id}))
+        alice_ws.send(
+            json.dumps(
+                {"type": "message.send", "ref": "r2", "conversation": cid, "body": "hi bob", "client_id": client_id}
+            )
+        )
         retry = recv_until(alice_ws, lambda f: f["type"] in ("ack", "event"))
         assert retry["type"] == "ack" and retry["ref"] == "r2" and retry["data"] == ack["data"]
 
         # message.read: ack with {conversation, user, message_id}, and message.read to both
-        bob_ws.send(json.dumps({"type": "message.read", "ref": 7, "conversation": cid, "message_id": ack["data"]["id"]}))
+        bob_ws.send(
+            json.dumps({"type": "message.read", "ref": 7, "conversation": cid, "message_id": ack["data"]["id"]})
+        )
         read_frames = [recv_until(bob_ws, lambda f: f["type"] in ("ack", "event")) for _ in range(2)]
         read_ack = next(f for f in read_frames if f["type"] == "ack")
         assert read_ack["ref"] == 7
         assert set(read_ack["data"]) == {"conversation", "user", "message_id"}
         assert read_ack["data"]["message_id"] == ack["data"]["id"]
         alice_read = recv_until(alice_ws, lambda f: f["type"] == "event")
-        assert alice_read["event"] == "message.read" and alice_read["data"] == read_ack["data"] and alice_read["id"] == 2
+        assert (
+            alice_read["event"] == "message.read" and alice_read["data"] == read_ack["data"] and alice_read["id"] == 2
+        )
 
         # ping / pong
         alice_ws.send(json.dumps({"type": "ping"}))
@@ -605,9 +810,22 @@ def test_websocket_hello_send_ack_events_and_resume(http, node):
             (json.dumps({"type": "nope", "ref": "x"}), "unknown_type"),
             (json.dumps({"ref": "x"}), "unknown_type"),
             (json.dumps({"type": "message.send", "ref": "x", "conversation": cid, "client_id": "c1"}), "invalid"),
-            (json.dumps({"type": "message.send", "ref": "x", "conversation": cid, "body": "b" * 4001, "client_id": "c2"}), "invalid"),
-            (json.dumps({"type": "message.send", "ref": "x", "conversation": "seven", "body": "b", "client_id": "c3"}), "invalid"),
-            (json.dumps({"type": "message.send", "ref": "x", "conversation": 2**62, "body": "b", "client_id": "c4"}), "not_found"),
+            (
+                json.dumps(
+                    {"type": "message.send", "ref": "x", "conversation": cid, "body": "b" * 4001, "client_id": "c2"}
+                ),
+                "invalid",
+            ),
+            (
+                json.dumps(
+                    {"type": "message.send", "ref": "x", "conversation": "seven", "body": "b", "client_id": "c3"}
+                ),
+                "invalid",
+            ),
+            (
+                json.dumps({"type": "message.send", "ref": "x", "conversation": 2**62, "body": "b", "client_id": "c4"}),
+                "not_found",
+            ),
             (json.dumps({"type": "resume", "after": -1}), "invalid"),
         ]
         for raw, code in bad_frames:
@@ -627,7 +845,9 @@ def test_websocket_hello_send_ack_events_and_resume(http, node):
         assert replay[2] == {"type": "resumed", "last_event_id": 2}
 
     # reconnecting with ?after= replays what came after, then "resumed", then live
-    http.post(f"/api/conversations/{cid}/messages", headers=bob.auth, json={"body": "offline", "client_id": str(uuid.uuid4())})
+    http.post(
+        f"/api/conversations/{cid}/messages", headers=bob.auth, json={"body": "offline", "client_id": str(uuid.uuid4())}
+    )
     with ws_connect(f"{node.ws}?after=1", additional_headers=alice.auth) as again:
         hello = recv(again)
         assert hello["type"] == "hello" and hello["last_event_id"] == 3
@@ -659,19 +879,40 @@ def test_websocket_without_credentials_closes_with_4401(node):
 
 def test_every_endpoint_wants_authentication(http):
     paths = [
-        ("GET", "/api/me"), ("PATCH", "/api/me"), ("GET", "/api/users"), ("GET", "/api/users/someone"),
-        ("POST", "/api/users/someone/follow"), ("DELETE", "/api/users/someone/follow"),
-        ("GET", "/api/users/someone/followers"), ("GET", "/api/users/someone/following"), ("GET", "/api/users/someone/posts"),
-        ("POST", "/api/posts"), ("GET", "/api/posts/1"), ("DELETE", "/api/posts/1"), ("GET", "/api/feed"),
-        ("POST", "/api/posts/1/like"), ("DELETE", "/api/posts/1/like"), ("GET", "/api/posts/1/comments"),
-        ("POST", "/api/posts/1/comments"), ("DELETE", "/api/comments/1"), ("GET", "/api/conversations"),
-        ("POST", "/api/conversations"), ("GET", "/api/conversations/1/messages"), ("POST", "/api/conversations/1/messages"),
-        ("POST", "/api/conversations/1/read"), ("GET", "/api/notifications"), ("POST", "/api/notifications/read"),
+        ("GET", "/api/me"),
+        ("PATCH", "/api/me"),
+        ("GET", "/api/users"),
+        ("GET", "/api/users/someone"),
+        ("POST", "/api/users/someone/follow"),
+        ("DELETE", "/api/users/someone/follow"),
+        ("GET", "/api/users/someone/followers"),
+        ("GET", "/api/users/someone/following"),
+        ("GET", "/api/users/someone/posts"),
+        ("POST", "/api/posts"),
+        ("GET", "/api/posts/1"),
+        ("DELETE", "/api/posts/1"),
+        ("GET", "/api/feed"),
+        ("POST", "/api/posts/1/like"),
+        ("DELETE", "/api/posts/1/like"),
+        ("GET", "/api/posts/1/comments"),
+        ("POST", "/api/posts/1/comments"),
+        ("DELETE", "/api/comments/1"),
+        ("GET", "/api/conversations"),
+        ("POST", "/api/conversations"),
+        ("GET", "/api/conversations/1/messages"),
+        ("POST", "/api/conversations/1/messages"),
+        ("POST", "/api/conversations/1/read"),
+        ("GET", "/api/notifications"),
+        ("POST", "/api/notifications/read"),
         ("POST", "/api/auth/logout"),
     ]
     for method, path in paths:
         assert_error(http.request(method, path), 401, "not_authenticated")
-        assert_error(http.request(method, path, headers={"Authorization": "Token not-a-real-token"}), 401, "authentication_failed")
+        assert_error(
+            http.request(method, path, headers={"Authorization": "Token not-a-real-token"}),
+            401,
+            "authentication_failed",
+        )
 
 
 def test_malformed_json_and_wrong_shapes_get_400(http):
@@ -690,38 +931,83 @@ def test_malformed_json_and_wrong_shapes_get_400(http):
     ]
     for method, path, headers in json_writes:
         for raw in (b"{bad json", b"\xff\xfe\x00", b'{"a": 1', b"[", b"nul"):
-            assert_error(http.request(method, path, headers={**headers, "Content-Type": "application/json"}, content=raw), 400, "parse_error")
+            assert_error(
+                http.request(method, path, headers={**headers, "Content-Type": "application/json"}, content=raw),
+                400,
+                "parse_error",
+            )
         for shape in (b"[1, 2]", b'"text"', b"42", b"null"):
-            assert_error(http.request(method, path, headers={**headers, "Content-Type": "application/json"}, content=shape), 400, "invalid")
-        assert_error(http.request(method, path, headers={**headers, "Content-Type": "text/plain"}, content=b"hi"), 415, "unsupported_media_type")
+            assert_error(
+                http.request(method, path, headers={**headers, "Content-Type": "application/json"}, content=shape),
+                400,
+                "invalid",
+            )
+        assert_error(
+            http.request(method, path, headers={**headers, "Content-Type": "text/plain"}, content=b"hi"),
+            415,
+            "unsupported_media_type",
+        )
 
 
 def test_unknown_ids_are_404_and_wrong_methods_are_405(http):
     alice = register(http)
     for big in ("999999999", str(2**63), "9" * 30):
         for method, path in (
-            ("GET", f"/api/posts/{big}"), ("DELETE", f"/api/posts/{big}"), ("POST", f"/api/posts/{big}/like"),
-            ("DELETE", f"/api/posts/{big}/like"), ("GET", f"/api/posts/{big}/comments"), ("DELETE", f"/api/comments/{big}"),
+            ("GET", f"/api/posts/{big}"),
+            ("DELETE", f"/api/posts/{big}"),
+            ("POST", f"/api/posts/{big}/like"),
+            ("DELETE", f"/api/posts/{big}/like"),
+            ("GET", f"/api/posts/{big}/comments"),
+            ("DELETE", f"/api/comments/{big}"),
             ("GET", f"/api/conversations/{big}/messages"),
         ):
             assert_error(http.request(method, path, headers=alice.auth), 404, "not_found")
         assert_error(http.post(f"/api/posts/{big}/comments", headers=alice.auth, json={"body": "x"}), 404, "not_found")
         assert_error(
-            http.post(f"/api/conversations/{big}/messages", headers=alice.auth, json={"body": "x", "client_id": str(uuid.uuid4())}),
-            404, "not_found",
+            http.post(
+                f"/api/conversations/{big}/messages",
+                headers=alice.auth,
+                json={"body": "x", "client_id": str(uuid.uuid4())},
+            ),
+            404,
+            "not_found",
         )
-        assert_error(http.post(f"/api/conversations/{big}/read", headers=alice.auth, json={"message_id": 1}), 404, "not_found")
-    for path in ("/api/posts/abc", "/api/posts/-1", "/api/comments/x", "/api/conversations/x/messages", "/api/nothing-here", "/api/"):
+        assert_error(
+            http.post(f"/api/conversations/{big}/read", headers=alice.auth, json={"message_id": 1}), 404, "not_found"
+        )
+    for path in (
+        "/api/posts/abc",
+        "/api/posts/-1",
+        "/api/comments/x",
+        "/api/conversations/x/messages",
+        "/api/nothing-here",
+        "/api/",
+    ):
         assert_error(http.get(path, headers=alice.auth), 404, "not_found")
 
     wrong_methods = [
-        ("GET", "/api/auth/register"), ("GET", "/api/auth/login"), ("GET", "/api/auth/logout"), ("POST", "/api/me"),
-        ("PUT", "/api/me"), ("DELETE", "/api/me"), ("POST", "/api/users"), ("DELETE", f"/api/users/{alice.username}"),
-        ("GET", f"/api/users/{alice.username}/follow"), ("POST", f"/api/users/{alice.username}/followers"),
-        ("GET", "/api/posts"), ("PUT", "/api/posts/1"), ("PATCH", "/api/posts/1"), ("POST", "/api/feed"),
-        ("GET", "/api/posts/1/like"), ("PUT", "/api/posts/1/comments"), ("GET", "/api/comments/1"),
-        ("PATCH", "/api/conversations"), ("DELETE", "/api/conversations/1/messages"), ("GET", "/api/conversations/1/read"),
-        ("POST", "/api/notifications"), ("GET", "/api/notifications/read"),
+        ("GET", "/api/auth/register"),
+        ("GET", "/api/auth/login"),
+        ("GET", "/api/auth/logout"),
+        ("POST", "/api/me"),
+        ("PUT", "/api/me"),
+        ("DELETE", "/api/me"),
+        ("POST", "/api/users"),
+        ("DELETE", f"/api/users/{alice.username}"),
+        ("GET", f"/api/users/{alice.username}/follow"),
+        ("POST", f"/api/users/{alice.username}/followers"),
+        ("GET", "/api/posts"),
+        ("PUT", "/api/posts/1"),
+        ("PATCH", "/api/posts/1"),
+        ("POST", "/api/feed"),
+        ("GET", "/api/posts/1/like"),
+        ("PUT", "/api/posts/1/comments"),
+        ("GET", "/api/comments/1"),
+        ("PATCH", "/api/conversations"),
+        ("DELETE", "/api/conversations/1/messages"),
+        ("GET", "/api/conversations/1/read"),
+        ("POST", "/api/notifications"),
+        ("GET", "/api/notifications/read"),
     ]
     for method, path in wrong_methods:
         assert_error(http.request(method, path, headers=alice.auth), 405, "method_not_allowed")
@@ -730,10 +1016,25 @@ def test_unknown_ids_are_404_and_wrong_methods_are_405(http):
 def test_trailing_slash_variants_are_json_4xx_never_500(http):
     alice = register(http)
     paths = [
-        "/api/auth/register", "/api/auth/login", "/api/auth/logout", "/api/me", "/api/users", f"/api/users/{alice.username}",
-        f"/api/users/{alice.username}/follow", f"/api/users/{alice.username}/followers", "/api/posts", "/api/posts/1",
-        "/api/feed", "/api/posts/1/like", "/api/posts/1/comments", "/api/comments/1", "/api/conversations",
-        "/api/conversations/1/messages", "/api/conversations/1/read", "/api/notifications", "/api/notifications/read",
+        "/api/auth/register",
+        "/api/auth/login",
+        "/api/auth/logout",
+        "/api/me",
+        "/api/users",
+        f"/api/users/{alice.username}",
+        f"/api/users/{alice.username}/follow",
+        f"/api/users/{alice.username}/followers",
+        "/api/posts",
+        "/api/posts/1",
+        "/api/feed",
+        "/api/posts/1/like",
+        "/api/posts/1/comments",
+        "/api/comments/1",
+        "/api/conversations",
+        "/api/conversations/1/messages",
+        "/api/conversations/1/read",
+        "/api/notifications",
+        "/api/notifications/read",
     ]
     for path in paths:
         for method in ("GET", "POST", "DELETE"):
@@ -748,15 +1049,30 @@ def test_schema_docs_and_health(http):
     as_json = http.get("/api/schema/", params={"format": "json"})
     assert as_json.status_code == 200
     paths = as_json.json()["paths"]
-    for path in ("/api/auth/register", "/api/me", "/api/users/{username}", "/api/posts", "/api/feed",
-                 "/api/conversations/{conversation_id}/messages", "/api/notifications/read"):
+    for path in (
+        "/api/auth/register",
+        "/api/me",
+        "/api/users/{username}",
+        "/api/posts",
+        "/api/feed",
+        "/api/conversations/{conversation_id}/messages",
+        "/api/notifications/read",
+    ):
         assert path in paths, sorted(paths)
     assert all(not p.endswith("/") for p in paths)
     # Every list is documented as the cursor page it is: {"results", "next"} with cursor and limit.
     components = as_json.json()["components"]["schemas"]
-    for path in ("/api/users", "/api/users/{username}/followers", "/api/users/{username}/following",
-                 "/api/users/{username}/posts", "/api/feed", "/api/posts/{post_id}/comments", "/api/conversations",
-                 "/api/conversations/{conversation_id}/messages", "/api/notifications"):
+    for path in (
+        "/api/users",
+        "/api/users/{username}/followers",
+        "/api/users/{username}/following",
+        "/api/users/{username}/posts",
+        "/api/feed",
+        "/api/posts/{post_id}/comments",
+        "/api/conversations",
+        "/api/conversations/{conversation_id}/messages",
+        "/api/notifications",
+    ):
         operation = paths[path]["get"]
         ref = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
         page = components[ref.rsplit("/", 1)[1]]
@@ -838,7 +1154,10 @@ def test_websocket_session_cookie_needs_a_same_site_origin(http, node):
     # given: a browser session
     account = register(http)
     with httpx.Client(base_url=node.http, timeout=30) as browser:
-        assert browser.post("/api/auth/login", json={"username": account.username, "password": PASSWORD}).status_code == 200
+        assert (
+            browser.post("/api/auth/login", json={"username": account.username, "password": PASSWORD}).status_code
+            == 200
+        )
         cookie = {"Cookie": f"sessionid={browser.cookies['sessionid']}"}
     # a page of this site: the cookie is enough
     with ws_connect(node.ws, additional_headers=cookie, origin=f"http://127.0.0.1:{node.port}") as socket:

@@ -58,7 +58,10 @@ def cluster():
 def register(node: Node) -> dict:
     name = f"u{uuid.uuid4().hex[:10]}"
     with httpx.Client(base_url=node.http, timeout=10) as http:
-        response = http.post("/api/auth/register", json={"username": name, "email": f"{name}@example.com", "password": "correct-horse-battery-9"})
+        response = http.post(
+            "/api/auth/register",
+            json={"username": name, "email": f"{name}@example.com", "password": "correct-horse-battery-9"},
+        )
     assert response.status_code == 201, response.text
     body = response.json()
     return {"token": body["token"], "username": body["user"]["username"], "id": body["user"]["id"]}

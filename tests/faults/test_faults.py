@@ -17,7 +17,10 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
 
 
 def register(http: httpx.Client, name: str) -> dict:
-    response = http.post("/api/auth/register", json={"username": name, "email": f"{name}@example.com", "password": "correct-horse-battery-9"})
+    response = http.post(
+        "/api/auth/register",
+        json={"username": name, "email": f"{name}@example.com", "password": "correct-horse-battery-9"},
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -76,7 +79,9 @@ def test_redis_outage_fails_no_write_and_the_log_delivers_later(database):
             alice = register(http, f"a{uuid.uuid4().hex[:8]}")
             bob = register(http, f"b{uuid.uuid4().hex[:8]}")
             a_headers = {"Authorization": f"Token {alice['token']}"}
-            conversation = http.post("/api/conversations", json={"usernames": [bob["user"]["username"]]}, headers=a_headers).json()
+            conversation = http.post(
+                "/api/conversations", json={"usernames": [bob["user"]["username"]]}, headers=a_headers
+            ).json()
 
             async def scenario():
                 async with websockets.connect(f"{node.ws}?token={bob['token']}") as socket:
@@ -86,8 +91,10 @@ def test_redis_outage_fails_no_write_and_the_log_delivers_later(database):
                     # when: Redis goes away and alice writes over REST
                     proxy.stop()
                     sent = await asyncio.to_thread(
-                        http.post, f"/api/conversations/{conversation['id']}/messages",
-                        json={"body": "through the outage", "client_id": str(uuid.uuid4())}, headers=a_headers,
+                        http.post,
+                        f"/api/conversations/{conversation['id']}/messages",
+                        json={"body": "through the outage", "client_id": str(uuid.uuid4())},
+                        headers=a_headers,
                     )
                     # then: the write succeeds
                     assert sent.status_code == 201, sent.text

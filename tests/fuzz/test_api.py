@@ -100,7 +100,12 @@ def _check(response) -> None:
     assert response.status_code < 500, (request, response.status_code, response.text[:1000])
     if 400 <= response.status_code < 500:
         content_type = (response.headers.get("content-type") or [""])[0]
-        assert content_type.startswith("application/json"), (request, response.status_code, content_type, response.text[:300])
+        assert content_type.startswith("application/json"), (
+            request,
+            response.status_code,
+            content_type,
+            response.text[:300],
+        )
         body = json.loads(response.text)
         assert isinstance(body.get("detail"), str) and isinstance(body.get("code"), str), (request, body)
         if body["code"] == "invalid":

@@ -114,7 +114,9 @@ async def test_token_without_origin_is_accepted():
 async def test_session_cookie_with_allowed_origin_authenticates():
     user = await make_user()
     cookie = await session_cookie_for(user)
-    comm = communicator(headers=[(b"origin", b"http://localhost"), (b"cookie", f"csrftoken=x; sessionid={cookie}".encode())])
+    comm = communicator(
+        headers=[(b"origin", b"http://localhost"), (b"cookie", f"csrftoken=x; sessionid={cookie}".encode())]
+    )
     connected, _ = await comm.connect()
     assert connected
     hello = await comm.receive_json_from()

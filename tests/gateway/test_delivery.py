@@ -82,7 +82,10 @@ async def test_socket_send_acks_the_sender_and_reaches_their_other_tab_and_the_p
     bob_tab, _ = await open_socket(bob_token)
     client_id = str(uuid.uuid4())
     # when
-    await send(sending_tab, {"type": "message.send", "ref": "r1", "conversation": conversation, "body": "hi bob", "client_id": client_id})
+    await send(
+        sending_tab,
+        {"type": "message.send", "ref": "r1", "conversation": conversation, "body": "hi bob", "client_id": client_id},
+    )
     # then: the sending tab gets the ack and the event
     frames = await receive_frames(sending_tab, 2)
     assert sorted(f["type"] for f in frames) == ["ack", "event"]
@@ -96,7 +99,10 @@ async def test_socket_send_acks_the_sender_and_reaches_their_other_tab_and_the_p
     for comm in (other_tab, bob_tab):
         assert await receive_json(comm, within=3) == {**event, "id": 1}
     # when: a retry with the same client_id
-    await send(sending_tab, {"type": "message.send", "ref": "r2", "conversation": conversation, "body": "hi bob", "client_id": client_id})
+    await send(
+        sending_tab,
+        {"type": "message.send", "ref": "r2", "conversation": conversation, "body": "hi bob", "client_id": client_id},
+    )
     # then: acked with the original message, and no new event anywhere
     retry_ack = await receive_json(sending_tab, within=3)
     assert retry_ack == {"type": "ack", "ref": "r2", "data": ack["data"]}
@@ -189,7 +195,16 @@ async def test_burst_of_200_messages_arrives_all_in_order_with_increasing_ids():
     bob_tab, _ = await open_socket(bob_token)
     # when: alice fires 200 sends without waiting for acks
     for i in range(200):
-        await send(alice_tab, {"type": "message.send", "ref": f"r{i}", "conversation": conversation, "body": f"burst {i}", "client_id": f"burst-{i}"})
+        await send(
+            alice_tab,
+            {
+                "type": "message.send",
+                "ref": f"r{i}",
+                "conversation": conversation,
+                "body": f"burst {i}",
+                "client_id": f"burst-{i}",
+            },
+        )
     # then: bob gets 200 message.new, ids strictly increasing, bodies in send order
     got = await receive_events(bob_tab, 200, within=60)
     ids = [f["id"] for f in got]
@@ -337,7 +352,16 @@ async def test_random_schedule_of_reconnects_and_sends_never_loses_or_duplicates
         if action == "rest":
             await rest_send(alice_token, conversation, f"rest {step}")
         elif action == "socket":
-            await send(bob_tab, {"type": "message.send", "ref": str(step), "conversation": conversation, "body": f"ws {step}", "client_id": f"s{seed}-{step}"})
+            await send(
+                bob_tab,
+                {
+                    "type": "message.send",
+                    "ref": str(step),
+                    "conversation": conversation,
+                    "body": f"ws {step}",
+                    "client_id": f"s{seed}-{step}",
+                },
+            )
         elif action == "lost":
             await append_event(bob.pk, {"step": step}, publish=False)
         elif action == "drain":
@@ -382,7 +406,10 @@ async def test_embedded_mode_on_the_in_memory_layer_delivers_the_same(settings):
     alice_tab, _ = await open_socket(alice_token)
     bob_tab, _ = await open_socket(bob_token)
     # when: a socket send, a REST send, and a lost publish
-    await send(alice_tab, {"type": "message.send", "ref": "e1", "conversation": conversation, "body": "one", "client_id": "emb-1"})
+    await send(
+        alice_tab,
+        {"type": "message.send", "ref": "e1", "conversation": conversation, "body": "one", "client_id": "emb-1"},
+    )
     await receive_until(alice_tab, lambda frame: frame["type"] == "ack")  # "one" is in before "two"
     await rest_send(bob_token, conversation, "two")
     await append_event(bob.pk, {"n": 3}, publish=False)

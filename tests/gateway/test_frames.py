@@ -53,14 +53,46 @@ async def test_each_bad_frame_gets_its_error_and_the_socket_stays_open():
         (json.dumps({"no": "type"}), None, "unknown_type"),
         (json.dumps({"type": "dance", "ref": "a"}), "a", "unknown_type"),
         (json.dumps({"type": "message.send", "ref": "b", "conversation": mine, "client_id": "x"}), "b", "invalid"),
-        (json.dumps({"type": "message.send", "ref": "c", "conversation": "7", "body": "hi", "client_id": "x"}), "c", "invalid"),
+        (
+            json.dumps({"type": "message.send", "ref": "c", "conversation": "7", "body": "hi", "client_id": "x"}),
+            "c",
+            "invalid",
+        ),
         (json.dumps({"type": "message.send", "ref": "d", "conversation": mine, "body": "hi"}), "d", "invalid"),
-        (json.dumps({"type": "message.send", "ref": "e", "conversation": mine, "body": "x" * 4001, "client_id": "y"}), "e", "invalid"),
-        (json.dumps({"type": "message.send", "ref": "f", "conversation": theirs, "body": "hi", "client_id": "z"}), "f", "not_found"),
-        (json.dumps({"type": "message.send", "ref": "g", "conversation": 10**30, "body": "hi", "client_id": "z"}), "g", "invalid"),
-        (json.dumps({"type": "message.send", "ref": "h", "conversation": mine, "body": "   ", "client_id": "w"}), "h", "invalid"),
-        (json.dumps({"type": "message.send", "ref": "i", "conversation": mine, "body": "hi", "client_id": "a\u0000b"}), "i", "invalid"),
-        (json.dumps({"type": "message.send", "ref": "j", "conversation": True, "body": "hi", "client_id": "q"}), "j", "invalid"),
+        (
+            json.dumps(
+                {"type": "message.send", "ref": "e", "conversation": mine, "body": "x" * 4001, "client_id": "y"}
+            ),
+            "e",
+            "invalid",
+        ),
+        (
+            json.dumps({"type": "message.send", "ref": "f", "conversation": theirs, "body": "hi", "client_id": "z"}),
+            "f",
+            "not_found",
+        ),
+        (
+            json.dumps({"type": "message.send", "ref": "g", "conversation": 10**30, "body": "hi", "client_id": "z"}),
+            "g",
+            "invalid",
+        ),
+        (
+            json.dumps({"type": "message.send", "ref": "h", "conversation": mine, "body": "   ", "client_id": "w"}),
+            "h",
+            "invalid",
+        ),
+        (
+            json.dumps(
+                {"type": "message.send", "ref": "i", "conversation": mine, "body": "hi", "client_id": "a\u0000b"}
+            ),
+            "i",
+            "invalid",
+        ),
+        (
+            json.dumps({"type": "message.send", "ref": "j", "conversation": True, "body": "hi", "client_id": "q"}),
+            "j",
+            "invalid",
+        ),
         (json.dumps({"type": "message.read", "ref": "k", "conversation": mine}), "k", "invalid"),
         (json.dumps({"type": "message.read", "ref": "l", "conversation": theirs, "message_id": 1}), "l", "not_found"),
         (json.dumps({"type": "message.read", "ref": "m", "conversation": mine, "message_id": 999999}), "m", "invalid"),
@@ -241,7 +273,9 @@ async def test_a_failing_send_gives_its_error_code_and_the_socket_lives(monkeypa
 
     monkeypatch.setattr(chat.services, "message_send", fail)
     # when
-    await send(comm, {"type": "message.send", "ref": "u1", "conversation": conversation, "body": "hi", "client_id": "c1"})
+    await send(
+        comm, {"type": "message.send", "ref": "u1", "conversation": conversation, "body": "hi", "client_id": "c1"}
+    )
     # then
     frame = await receive_json(comm)
     assert (frame["type"], frame["ref"], frame["code"]) == ("error", "u1", code)

@@ -25,7 +25,9 @@ def test_a_forged_x_forwarded_for_does_not_reset_the_login_and_register_throttle
     body = {"username": "alice", "password": "wrong-password-1", "email": "x@example.com"}
     # when: every attempt claims another client address
     codes = [
-        client.post(path, body, format="json", HTTP_X_FORWARDED_FOR=f"10.0.0.{n}", REMOTE_ADDR="203.0.113.9").status_code
+        client.post(
+            path, body, format="json", HTTP_X_FORWARDED_FOR=f"10.0.0.{n}", REMOTE_ADDR="203.0.113.9"
+        ).status_code
         for n in range(4)
     ]
     # then: the address the connection came from is what counts
@@ -46,7 +48,9 @@ def test_the_admin_login_form_is_throttled_like_the_api_login(monkeypatch):
     client.get("/admin/login/")
     # when: a password guesser posts the admin's form
     codes = [
-        client.post("/admin/login/", {"username": "admin", "password": f"guess-{n}"}, HTTP_X_FORWARDED_FOR=f"10.1.1.{n}").status_code
+        client.post(
+            "/admin/login/", {"username": "admin", "password": f"guess-{n}"}, HTTP_X_FORWARDED_FOR=f"10.1.1.{n}"
+        ).status_code
         for n in range(4)
     ]
     # then
@@ -100,14 +104,25 @@ async def test_socket_sends_share_the_message_throttle_with_rest(monkeypatch, ws
     def rest_send():
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-        return client.post(f"/api/conversations/{conversation}/messages", {"body": "rest", "client_id": client_id()}, format="json").status_code
+        return client.post(
+            f"/api/conversations/{conversation}/messages", {"body": "rest", "client_id": client_id()}, format="json"
+        ).status_code
 
     assert await rest_send() == 201
     tab, _ = await open_socket(token)
     # when: the socket sends three more
     replies = []
     for n in range(3):
-        await send(tab, {"type": "message.send", "ref": f"r{n}", "conversation": conversation, "body": "ws", "client_id": client_id()})
+        await send(
+            tab,
+            {
+                "type": "message.send",
+                "ref": f"r{n}",
+                "conversation": conversation,
+                "body": "ws",
+                "client_id": client_id(),
+            },
+        )
         replies.append(await receive_json(tab, skip=("presence", "event")))
     # then: two pass, the third is throttled and the socket lives
     assert [r["type"] for r in replies] == ["ack", "ack", "error"]
@@ -116,4 +131,3 @@ async def test_socket_sends_share_the_message_throttle_with_rest(monkeypatch, ws
     await send(tab, {"type": "ping"})
     assert await receive_json(tab, skip=("presence", "event")) == {"type": "pong"}
     await tab.disconnect()
-

@@ -66,14 +66,26 @@ def test_session_writes_need_the_csrf_token_and_token_writes_do_not():
     alice = UserFactory(username="alice")
     browser = Client(enforce_csrf_checks=True)
     browser.get("/login")
-    browser.post("/api/auth/login", json.dumps({"username": "alice", "password": PASSWORD}), content_type="application/json")
+    browser.post(
+        "/api/auth/login", json.dumps({"username": "alice", "password": PASSWORD}), content_type="application/json"
+    )
     body = json.dumps({"up_to": 1})
     # when / then
     assert browser.post("/api/notifications/read", body, content_type="application/json").status_code == 403
-    assert browser.post("/api/notifications/read", body, content_type="application/json", HTTP_X_CSRFTOKEN="forged" * 6).status_code == 403
+    assert (
+        browser.post(
+            "/api/notifications/read", body, content_type="application/json", HTTP_X_CSRFTOKEN="forged" * 6
+        ).status_code
+        == 403
+    )
     assert browser.post("/api/auth/logout", content_type="application/json").status_code == 403
     token = browser.cookies["csrftoken"].value
-    assert browser.post("/api/notifications/read", body, content_type="application/json", HTTP_X_CSRFTOKEN=token).status_code == 200
+    assert (
+        browser.post(
+            "/api/notifications/read", body, content_type="application/json", HTTP_X_CSRFTOKEN=token
+        ).status_code
+        == 200
+    )
     tokens = APIClient(enforce_csrf_checks=True)
     tokens.credentials(HTTP_AUTHORIZATION=f"Token {raw_client(alice)._credentials['HTTP_AUTHORIZATION'].split()[1]}")
     assert tokens.post("/api/notifications/read", {"up_to": 1}, format="json").status_code == 200
@@ -98,11 +110,18 @@ def test_logout_revokes_the_token_it_was_called_with():
 
 @pytest.mark.parametrize(
     ("password", "why"),
-    [("short1!", "too short"), ("password123", "too common"), ("84736251948", "entirely numeric"), ("alice.wonder", "too similar")],
+    [
+        ("short1!", "too short"),
+        ("password123", "too common"),
+        ("84736251948", "entirely numeric"),
+        ("alice.wonder", "too similar"),
+    ],
 )
 def test_registration_refuses_weak_passwords(password, why):
     response = APIClient().post(
-        "/api/auth/register", {"username": "alice.wonder", "email": "a@example.com", "password": password}, format="json"
+        "/api/auth/register",
+        {"username": "alice.wonder", "email": "a@example.com", "password": password},
+        format="json",
     )
     assert response.status_code == 400, why
     assert "password" in response.json()["fields"]
@@ -111,7 +130,13 @@ def test_registration_refuses_weak_passwords(password, why):
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("username", "x" * 65), ("username", "a b"), ("username", "<script>"), ("email", "x" * 250 + "@e.co"), ("password", "p" * 257)],
+    [
+        ("username", "x" * 65),
+        ("username", "a b"),
+        ("username", "<script>"),
+        ("email", "x" * 250 + "@e.co"),
+        ("password", "p" * 257),
+    ],
 )
 def test_registration_bounds_every_field(field, value):
     body = {"username": "fine_name", "email": "fine@example.com", "password": PASSWORD, field: value}
@@ -121,7 +146,15 @@ def test_registration_bounds_every_field(field, value):
 
 
 @pytest.mark.parametrize(
-    "target", ["//evil.example", "https://evil.example/", "/\\evil.example", "\\\\evil.example", "javascript:alert(1)", "/%0d%0aSet-Cookie:x=1"]
+    "target",
+    [
+        "//evil.example",
+        "https://evil.example/",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "javascript:alert(1)",
+        "/%0d%0aSet-Cookie:x=1",
+    ],
 )
 def test_login_next_never_leaves_the_site(target):
     # given: a signed-in person following a crafted login link
@@ -136,4 +169,3 @@ def test_login_next_never_leaves_the_site(target):
     # and the page handed to an anonymous visitor carries only a safe target
     page = Client().get("/login", {"next": target}).content.decode()
     assert 'data-next="/"' in page or "evil" not in page
-

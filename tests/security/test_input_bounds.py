@@ -18,7 +18,14 @@ def cursor(position: str) -> str:
 
 @pytest.mark.parametrize(
     "path",
-    ["/api/feed", "/api/notifications", "/api/conversations", "/api/users", "/api/users/{name}/followers", "/api/users/{name}/posts"],
+    [
+        "/api/feed",
+        "/api/notifications",
+        "/api/conversations",
+        "/api/users",
+        "/api/users/{name}/followers",
+        "/api/users/{name}/posts",
+    ],
 )
 @pytest.mark.parametrize("position", ["abc", "1e5", "9" * 40, "2024-13-45T99:99", "\u00e9", ""])
 def test_a_forged_cursor_position_is_a_404_never_a_500(path, position):
@@ -115,9 +122,15 @@ async def test_a_declared_body_over_the_limit_is_refused_before_it_is_read(setti
 
     # given: a request that announces 100 MB of multipart to an endpoint that takes none
     settings.REQUEST_MAX_BYTES = 4096
-    headers = [(b"host", b"localhost"), (b"content-type", b"multipart/form-data; boundary=x"), (b"content-length", str(100 * 1024 * 1024).encode())]
+    headers = [
+        (b"host", b"localhost"),
+        (b"content-type", b"multipart/form-data; boundary=x"),
+        (b"content-length", str(100 * 1024 * 1024).encode()),
+    ]
     # when
-    response = await HttpCommunicator(application, "POST", "/api/notifications/read", body=b"--x", headers=headers).get_response()
+    response = await HttpCommunicator(
+        application, "POST", "/api/notifications/read", body=b"--x", headers=headers
+    ).get_response()
     # then
     assert response["status"] == 413
     assert json.loads(response["body"])["code"] == "too_large"
@@ -132,9 +145,17 @@ async def test_a_chunked_body_is_cut_off_at_the_limit(settings, ws_cleanup):
     # given: a body without Content-Length, streamed in chunks past the limit
     settings.REQUEST_MAX_BYTES = 4096
     scope = {
-        "type": "http", "http_version": "1.1", "method": "POST", "path": "/api/auth/login", "raw_path": b"/api/auth/login",
-        "query_string": b"", "root_path": "", "scheme": "http", "headers": [(b"host", b"localhost"), (b"content-type", b"application/json")],
-        "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 80),
+        "type": "http",
+        "http_version": "1.1",
+        "method": "POST",
+        "path": "/api/auth/login",
+        "raw_path": b"/api/auth/login",
+        "query_string": b"",
+        "root_path": "",
+        "scheme": "http",
+        "headers": [(b"host", b"localhost"), (b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 80),
     }
     comm = ApplicationCommunicator(application, scope)
     # when
@@ -156,7 +177,11 @@ async def test_a_body_within_the_limit_reaches_the_view(ws_cleanup):
 
     # (a body the view refuses before any query: the view's thread ends with the request)
     body = json.dumps({"username": "nobody", "password": ""}).encode()
-    headers = [(b"host", b"localhost"), (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers = [
+        (b"host", b"localhost"),
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
     response = await HttpCommunicator(application, "POST", "/api/auth/login", body=body, headers=headers).get_response()
     assert response["status"] == 400
     assert json.loads(response["body"])["fields"] == {"password": ["This field may not be blank."]}
@@ -215,4 +240,3 @@ async def test_an_oversized_query_string_authenticates_nobody(ws_cleanup):
     connected, _ = await comm.connect(timeout=3)
     assert connected
     assert await receive_close(comm) == 4401
-

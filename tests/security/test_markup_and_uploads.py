@@ -102,7 +102,9 @@ def test_script_dressed_as_an_image_is_refused(name, data, content_type):
 
     client = raw_client(UserFactory())
     for path, method, field in (("/api/posts", "post", "image"), ("/api/me", "patch", "avatar")):
-        response = getattr(client, method)(path, {field: SimpleUploadedFile(name, data, content_type=content_type)}, format="multipart")
+        response = getattr(client, method)(
+            path, {field: SimpleUploadedFile(name, data, content_type=content_type)}, format="multipart"
+        )
         assert response.status_code == 400, response.content
         assert field in response.json()["fields"]
 
@@ -127,7 +129,12 @@ def test_app_pages_carry_a_script_policy_that_forbids_inline_and_foreign_script(
     user = UserFactory()
     client = Client()
     client.force_login(user)
-    pages = [(client, "/"), (client, f"/u/{user.username}"), (client, "/inbox/999999"), (client, "/search?q=%22%3E%3Cscript%3E")]
+    pages = [
+        (client, "/"),
+        (client, f"/u/{user.username}"),
+        (client, "/inbox/999999"),
+        (client, "/search?q=%22%3E%3Cscript%3E"),
+    ]
     pages += [(Client(), "/login"), (Client(), "/signup")]
     for browser, path in pages:
         # when
@@ -147,7 +154,16 @@ def test_app_pages_carry_a_script_policy_that_forbids_inline_and_foreign_script(
 
 def test_the_frontend_never_turns_data_into_markup_or_code():
     # User data reaches the page through text nodes and attributes set one by one (util.js `h`).
-    sinks = ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "srcdoc", "javascript:")
+    sinks = (
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+        "new Function",
+        "srcdoc",
+        "javascript:",
+    )
     scripts = list((Path(settings.BASE_DIR) / "frontend" / "static" / "frontend").rglob("*.js"))
     assert len(scripts) > 5
     for script in scripts:
@@ -168,7 +184,10 @@ def test_markup_in_user_fields_comes_back_as_data_and_pages_escape_it():
     page = Client()
     page.force_login(alice)
     # when
-    html = page.get(f"/inbox/{conversation}").content.decode() + page.get("/search", {"q": '"><script>x</script>'}).content.decode()
+    html = (
+        page.get(f"/inbox/{conversation}").content.decode()
+        + page.get("/search", {"q": '"><script>x</script>'}).content.decode()
+    )
     profile = raw_client(alice).get("/api/users/evil_one").json()
     # then: the API returns the text as text, and no page prints it unescaped
     assert profile["full_name"] == '"><img src=x onerror=alert(1)>'
@@ -184,4 +203,3 @@ def test_the_api_docs_page_loads_no_script_from_another_origin():
     assert sources and all(src.startswith(("/", "#")) for src in sources), sources
     asset = next(src for src in sources if src.endswith("swagger-ui-bundle.js"))
     assert Client().get(asset).status_code == 200
-

@@ -1,6 +1,5 @@
 """Object access: nobody reads or changes what is not theirs, over REST or the socket; a block either way separates two people."""
 
-
 import pytest
 from django.test import Client
 from rest_framework.test import APIClient
@@ -42,16 +41,22 @@ def test_an_outsider_cannot_tell_someone_elses_conversation_from_a_missing_one()
     # given: alice and bob talk; mallory is not in it
     alice, bob, mallory = UserFactory(), UserFactory(), UserFactory()
     conversation = direct_conversation(alice, bob)
-    message = raw_client(alice).post(
-        f"/api/conversations/{conversation}/messages", {"body": "secret", "client_id": client_id()}, format="json"
-    ).json()
+    message = (
+        raw_client(alice)
+        .post(
+            f"/api/conversations/{conversation}/messages", {"body": "secret", "client_id": client_id()}, format="json"
+        )
+        .json()
+    )
     client = raw_client(mallory)
     missing = conversation + 10_000
     # when / then: every way in answers exactly as for a conversation that does not exist
     for target in (conversation, missing):
         responses = [
             client.get(f"/api/conversations/{target}/messages"),
-            client.post(f"/api/conversations/{target}/messages", {"body": "hi", "client_id": client_id()}, format="json"),
+            client.post(
+                f"/api/conversations/{target}/messages", {"body": "hi", "client_id": client_id()}, format="json"
+            ),
             client.post(f"/api/conversations/{target}/read", {"message_id": message["id"]}, format="json"),
         ]
         for response in responses:
@@ -70,9 +75,11 @@ def test_a_participant_cannot_mark_read_with_a_message_of_another_conversation()
     alice, bob, carol = UserFactory(), UserFactory(), UserFactory()
     mine = direct_conversation(alice, bob)
     theirs = direct_conversation(bob, carol)
-    other = raw_client(bob).post(
-        f"/api/conversations/{theirs}/messages", {"body": "x", "client_id": client_id()}, format="json"
-    ).json()
+    other = (
+        raw_client(bob)
+        .post(f"/api/conversations/{theirs}/messages", {"body": "x", "client_id": client_id()}, format="json")
+        .json()
+    )
     response = raw_client(alice).post(f"/api/conversations/{mine}/read", {"message_id": other["id"]}, format="json")
     assert response.status_code == 400
     assert Participant.objects.get(conversation_id=mine, user=alice).last_read_message_id == 0
@@ -83,7 +90,9 @@ def test_a_client_id_is_per_sender_so_it_cannot_fetch_someone_elses_message():
     alice, bob = UserFactory(), UserFactory()
     conversation = direct_conversation(alice, bob)
     shared = client_id()
-    raw_client(bob).post(f"/api/conversations/{conversation}/messages", {"body": "bob's", "client_id": shared}, format="json")
+    raw_client(bob).post(
+        f"/api/conversations/{conversation}/messages", {"body": "bob's", "client_id": shared}, format="json"
+    )
     # when: alice sends with the same client_id
     response = raw_client(alice).post(
         f"/api/conversations/{conversation}/messages", {"body": "alice's", "client_id": shared}, format="json"
@@ -140,12 +149,18 @@ def test_a_block_either_way_stops_follow_like_comment_and_direct_messages(direct
     assert client.post(f"/api/posts/{post['id']}/like").status_code == 403
     assert client.post(f"/api/posts/{post['id']}/comments", {"body": "hey"}, format="json").status_code == 403
     assert client.post("/api/conversations", {"usernames": [bob.username]}, format="json").status_code == 403
-    assert client.post(
-        f"/api/conversations/{conversation}/messages", {"body": "hi", "client_id": client_id()}, format="json"
-    ).status_code == 403
-    assert raw_client(bob).post(
-        f"/api/conversations/{conversation}/messages", {"body": "hi", "client_id": client_id()}, format="json"
-    ).status_code == 403
+    assert (
+        client.post(
+            f"/api/conversations/{conversation}/messages", {"body": "hi", "client_id": client_id()}, format="json"
+        ).status_code
+        == 403
+    )
+    assert (
+        raw_client(bob)
+        .post(f"/api/conversations/{conversation}/messages", {"body": "hi", "client_id": client_id()}, format="json")
+        .status_code
+        == 403
+    )
     # and a mention in a comment elsewhere does not notify across the block
     other = raw_client(alice).post("/api/posts", {"image": image_upload()}, format="multipart").json()
     client.post(f"/api/posts/{other['id']}/comments", {"body": f"@{bob.username} look"}, format="json")
@@ -156,7 +171,9 @@ def test_a_block_either_way_stops_follow_like_comment_and_direct_messages(direct
 def test_a_group_with_someone_who_blocked_you_cannot_be_opened():
     alice, bob, carol = UserFactory(), UserFactory(), UserFactory()
     Block.objects.create(blocker=carol, blocked=alice)
-    response = raw_client(alice).post("/api/conversations", {"usernames": [bob.username, carol.username]}, format="json")
+    response = raw_client(alice).post(
+        "/api/conversations", {"usernames": [bob.username, carol.username]}, format="json"
+    )
     assert response.status_code == 403
     assert not Participant.objects.filter(user=carol).exists()
 
@@ -276,4 +293,3 @@ def test_a_block_either_way_takes_the_author_out_of_the_feed(blocker):
     # then
     assert raw_client(bob).get("/api/feed").json()["results"] == []
     assert [p["id"] for p in raw_client(alice).get("/api/feed").json()["results"]] == [post["id"]]
-

@@ -65,10 +65,18 @@ def run_settings(**env_vars):
     import subprocess
     import sys
 
-    keep = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "HTTPS", "SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "ALLOWED_HOSTS")}
+    keep = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DEBUG", "HTTPS", "SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "ALLOWED_HOSTS")
+    }
     code = "import django; django.setup()\n" + PRODUCTION_SETTINGS
     return subprocess.run(
-        [sys.executable, "-c", code], cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", code],
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**keep, "DJANGO_SETTINGS_MODULE": "config.settings", **env_vars},
     )
 
@@ -76,7 +84,12 @@ def run_settings(**env_vars):
 def test_production_cookies_are_secure_httponly_samesite_with_hsts():
     from cryptography.fernet import Fernet
 
-    result = run_settings(DEBUG="0", SECRET_KEY="k3y-" + Fernet.generate_key().decode(), FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(), ALLOWED_HOSTS="instaclone.example")
+    result = run_settings(
+        DEBUG="0",
+        SECRET_KEY="k3y-" + Fernet.generate_key().decode(),
+        FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+        ALLOWED_HOSTS="instaclone.example",
+    )
     config = json.loads(result.stdout)
     assert config["debug"] is False
     assert config["session_secure"] and config["session_httponly"] and config["session_samesite"] == "Lax"
@@ -131,7 +144,11 @@ def test_the_docker_image_defaults_to_production_mode():
 def test_production_refuses_weak_or_malformed_secrets(env, message):
     from cryptography.fernet import Fernet
 
-    base = {"DEBUG": "0", "SECRET_KEY": "k3y-" + Fernet.generate_key().decode(), "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode()}
+    base = {
+        "DEBUG": "0",
+        "SECRET_KEY": "k3y-" + Fernet.generate_key().decode(),
+        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+    }
     result = run_settings(**{**base, **env})
     assert result.returncode != 0
     assert message in result.stderr
@@ -139,8 +156,12 @@ def test_production_refuses_weak_or_malformed_secrets(env, message):
 
 def test_the_admin_does_not_tell_a_non_staff_account_from_a_wrong_password():
     UserFactory(username="alice")
-    wrong = Client().post("/admin/login/", {"username": "alice", "password": "wrong-password"}, REMOTE_ADDR="198.51.100.1")
-    right_but_not_staff = Client().post("/admin/login/", {"username": "alice", "password": PASSWORD}, REMOTE_ADDR="198.51.100.2")
+    wrong = Client().post(
+        "/admin/login/", {"username": "alice", "password": "wrong-password"}, REMOTE_ADDR="198.51.100.1"
+    )
+    right_but_not_staff = Client().post(
+        "/admin/login/", {"username": "alice", "password": PASSWORD}, REMOTE_ADDR="198.51.100.2"
+    )
     assert wrong.status_code == right_but_not_staff.status_code == 200
     assert wrong.context["form"].errors == right_but_not_staff.context["form"].errors
 
@@ -166,4 +187,3 @@ def test_the_load_balancer_does_not_log_socket_tokens():
     assert "access_log /var/log/nginx/access.log no_query;" in socket
     log_format = next(line for line in conf.splitlines() if line.startswith("log_format no_query"))
     assert "$request " not in log_format and "$args" not in log_format and "$request_uri" not in log_format
-

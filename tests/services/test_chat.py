@@ -444,7 +444,10 @@ def test_conversation_list_is_newest_activity_first_and_only_mine():
 def test_message_page_is_newest_first_and_only_for_participants():
     alice, bob, carol = UserFactory(), UserFactory(), UserFactory()
     conversation = direct(alice, bob)
-    ids = [message_send(sender=alice, conversation_id=conversation.pk, body=str(i), client_id=f"c{i}")[0].pk for i in range(3)]
+    ids = [
+        message_send(sender=alice, conversation_id=conversation.pk, body=str(i), client_id=f"c{i}")[0].pk
+        for i in range(3)
+    ]
     assert [m.pk for m in selectors.message_page(user=bob, conversation_id=conversation.pk)] == ids[::-1]
     with pytest.raises(NotFound):
         selectors.message_page(user=carol, conversation_id=conversation.pk)

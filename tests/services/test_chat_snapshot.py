@@ -45,7 +45,8 @@ def snapshot(client) -> dict:
 def _recount(conversation: dict, me: int) -> None:
     if conversation["read_position"] is not None:
         conversation["unread_count"] = sum(
-            1 for m in conversation["messages"].values()
+            1
+            for m in conversation["messages"].values()
             if m["sender"]["id"] != me and m["id"] > conversation["read_position"]
         )
 
@@ -94,7 +95,9 @@ def comparable(state: dict) -> dict:
 
 
 def send(client, conversation_id: int, body: str, cid: str) -> dict:
-    response = client.post(f"/api/conversations/{conversation_id}/messages", {"body": body, "client_id": cid}, format="json")
+    response = client.post(
+        f"/api/conversations/{conversation_id}/messages", {"body": body, "client_id": cid}, format="json"
+    )
     assert response.status_code == 201, response.content
     return response.json()
 
@@ -116,7 +119,9 @@ def test_state_fetched_plus_the_events_after_hello_equals_the_state_fetched_afre
     as_alice, as_bob, as_carol = client_for(alice), client_for(bob), client_for(carol)
     as_alice_tab2 = client_for(alice)
     direct = as_alice.post("/api/conversations", {"usernames": [bob.username]}, format="json").json()["id"]
-    group = as_alice.post("/api/conversations", {"usernames": [bob.username, carol.username]}, format="json").json()["id"]
+    group = as_alice.post("/api/conversations", {"usernames": [bob.username, carol.username]}, format="json").json()[
+        "id"
+    ]
     send(as_bob, direct, "hi alice", "b1")
     send(as_alice, direct, "hi bob", "a1")
     send(as_carol, group, "hello group", "c1")

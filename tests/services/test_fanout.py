@@ -20,7 +20,9 @@ from tests.factories import UserFactory, image_upload
 
 
 def online(user: User, *, ago: timedelta = timedelta(0)) -> None:
-    Connection.objects.create(channel_name=f"test!{user.pk}-{ago.total_seconds()}", user=user, seen_at=timezone.now() - ago)
+    Connection.objects.create(
+        channel_name=f"test!{user.pk}-{ago.total_seconds()}", user=user, seen_at=timezone.now() - ago
+    )
 
 
 def bulk_users(prefix: str, n: int) -> list[User]:

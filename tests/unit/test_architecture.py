@@ -153,7 +153,9 @@ def test_no_two_packages_import_each_other_even_through_a_third():
 
 
 def test_no_module_imports_another_that_imports_it_back():
-    graph = {module: {t for _l, t, _f, typing_only in found if not typing_only} for module, (_p, found) in IMPORTS.items()}
+    graph = {
+        module: {t for _l, t, _f, typing_only in found if not typing_only} for module, (_p, found) in IMPORTS.items()
+    }
     assert find_cycle(graph) is None
 
 

@@ -5,8 +5,13 @@ from tests.tcp_proxy import free_port
 
 
 def test_cache_answers_miss_and_drops_writes_while_redis_is_down():
-    dead = {"default": {"BACKEND": "core.cache.ResilientRedisCache", "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
-                        "OPTIONS": {"socket_connect_timeout": 0.5}}}
+    dead = {
+        "default": {
+            "BACKEND": "core.cache.ResilientRedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+            "OPTIONS": {"socket_connect_timeout": 0.5},
+        }
+    }
     with override_settings(CACHES=dead):
         cache = caches.create_connection("default")
         assert cache.get("k", "fallback") == "fallback"

@@ -36,7 +36,9 @@ def png_header_only(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    )
 
 
 def decode(content) -> Image.Image:
@@ -152,9 +154,7 @@ def test_bomb_posted_to_the_api_is_413(auth_client):
 
 @pytest.mark.django_db
 def test_posted_image_with_gps_is_stored_without_it(auth_client, settings):
-    response = auth_client.post(
-        "/api/posts", {"image": upload(jpeg_with_gps_and_orientation())}, format="multipart"
-    )
+    response = auth_client.post("/api/posts", {"image": upload(jpeg_with_gps_and_orientation())}, format="multipart")
     assert response.status_code == 201
     post = Post.objects.get()
     for name in (post.image.name, post.thumbnail.name):

@@ -18,7 +18,10 @@ def test_committed_schema_matches_the_generated_one(tmp_path):
     out = tmp_path / "schema.yaml"
     subprocess.run(
         [sys.executable, "manage.py", "spectacular", "--validate", "--fail-on-warn", "--file", str(out)],
-        cwd=ROOT, check=True, capture_output=True, timeout=120,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=120,
         env={**os.environ, "DATABASE_URL": SCHEMA_DATABASE_URL},
     )
     committed = yaml.safe_load((ROOT / "docs" / "openapi.yaml").read_text())
@@ -30,11 +33,26 @@ def test_committed_schema_matches_the_generated_one(tmp_path):
 def test_every_contract_path_is_in_the_schema():
     paths = set(yaml.safe_load((ROOT / "docs" / "openapi.yaml").read_text())["paths"])
     contract = {
-        "/api/auth/register", "/api/auth/login", "/api/auth/logout", "/api/me", "/api/users",
-        "/api/users/{username}", "/api/users/{username}/follow", "/api/users/{username}/followers",
-        "/api/users/{username}/following", "/api/users/{username}/posts", "/api/posts", "/api/posts/{post_id}",
-        "/api/feed", "/api/posts/{post_id}/like", "/api/posts/{post_id}/comments", "/api/comments/{comment_id}",
-        "/api/conversations", "/api/conversations/{conversation_id}/messages",
-        "/api/conversations/{conversation_id}/read", "/api/notifications", "/api/notifications/read",
+        "/api/auth/register",
+        "/api/auth/login",
+        "/api/auth/logout",
+        "/api/me",
+        "/api/users",
+        "/api/users/{username}",
+        "/api/users/{username}/follow",
+        "/api/users/{username}/followers",
+        "/api/users/{username}/following",
+        "/api/users/{username}/posts",
+        "/api/posts",
+        "/api/posts/{post_id}",
+        "/api/feed",
+        "/api/posts/{post_id}/like",
+        "/api/posts/{post_id}/comments",
+        "/api/comments/{comment_id}",
+        "/api/conversations",
+        "/api/conversations/{conversation_id}/messages",
+        "/api/conversations/{conversation_id}/read",
+        "/api/notifications",
+        "/api/notifications/read",
     }
     assert contract <= paths

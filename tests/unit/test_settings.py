@@ -25,7 +25,16 @@ print(json.dumps({
 }))
 """
 
-CONFIG_VARS = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "DEBUG", "HTTPS", "THROTTLE_RATES", "ALLOWED_HOSTS")
+CONFIG_VARS = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SECRET_KEY",
+    "FIELD_ENCRYPTION_KEYS",
+    "DEBUG",
+    "HTTPS",
+    "THROTTLE_RATES",
+    "ALLOWED_HOSTS",
+)
 
 
 def run_python(code: str, **env_vars) -> subprocess.CompletedProcess:
@@ -57,7 +66,9 @@ def test_nothing_set_means_sqlite_and_in_memory_layer():
 
 
 def test_database_and_redis_urls_select_postgres_and_redis():
-    result = run_python(PRINT_SETTINGS, DATABASE_URL="postgres://postgres@localhost:5432/x", REDIS_URL="redis://localhost:6379/0")
+    result = run_python(
+        PRINT_SETTINGS, DATABASE_URL="postgres://postgres@localhost:5432/x", REDIS_URL="redis://localhost:6379/0"
+    )
     assert result.returncode == 0, result.stderr
     config = json.loads(result.stdout)
     assert config["db"] == "django.db.backends.postgresql"
@@ -95,8 +106,11 @@ def test_production_mode_turns_on_https_and_passes_check_deploy():
 
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env={**{k: v for k, v in os.environ.items() if k not in CONFIG_VARS}, **env},
-        capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env={**{k: v for k, v in os.environ.items() if k not in CONFIG_VARS}, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout

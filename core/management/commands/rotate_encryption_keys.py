@@ -44,7 +44,7 @@ def encrypted_columns() -> list[Column]:
         if meta.proxy or not meta.managed:
             continue
         for f in meta.local_concrete_fields:
-            if isinstance(f, crypto.EncryptedTextField):
+            if isinstance(f, crypto.EncryptedTextField) and f.column:
                 found.append(Column(model=model, field_name=f.name, column=f.column))
     return found
 
@@ -103,6 +103,7 @@ class Command(BaseCommand):
         alias = router.db_for_write(column.model)
         conn = connections[alias]
         quote = conn.ops.quote_name
+        assert meta.pk is not None and meta.pk.column, f"{meta.label} has no primary key column"
         table, pk, col = quote(meta.db_table), quote(meta.pk.column), quote(column.column)
         with conn.cursor() as cursor:
             cursor.execute(f"SELECT COUNT(*) FROM {table}")  # noqa: S608 - quoted identifiers
