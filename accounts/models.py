@@ -9,8 +9,9 @@ from django.db.models import F, Q
 # The username rule, the one copy: the model, its database constraint, registration and
 # every lookup by name check it here (the browser reads it from the sign-up page's pattern).
 USERNAME_CHARS = r"[A-Za-z0-9_.]"
-USERNAME_PATTERN = rf"^{USERNAME_CHARS}{{3,30}}$"
-USERNAME_MESSAGE = "A username is 3 to 30 letters, digits, underscores or dots."
+USERNAME_MIN, USERNAME_MAX = 3, 30
+USERNAME_PATTERN = rf"^{USERNAME_CHARS}{{{USERNAME_MIN},{USERNAME_MAX}}}$"
+USERNAME_MESSAGE = f"A username is {USERNAME_MIN} to {USERNAME_MAX} letters, digits, underscores or dots."
 USERNAME_RE = re.compile(USERNAME_PATTERN)
 username_validator = RegexValidator(USERNAME_PATTERN, USERNAME_MESSAGE)
 

@@ -17,6 +17,7 @@ from accounts.models import User, is_username
 from chat.models import Participant
 from core.ids import is_id
 from feed.models import Post
+from frontend.limits import page_limits
 
 LOGIN_URL = "/login"
 
@@ -45,12 +46,18 @@ def _with_policy(response: HttpResponse) -> HttpResponse:
     return response
 
 
+def _render(request: HttpRequest, template: str, context: dict, status: int = 200) -> HttpResponse:
+    # Every page gets the server's limits: its scripts read them from the page (limits.py).
+    context = {"limits": page_limits(), **context}
+    return _with_policy(render(request, f"frontend/{template}.html", context, status=status))
+
+
 def _shell(request: HttpRequest, page: str, title: str, **context) -> HttpResponse:
-    return _with_policy(render(request, f"frontend/{page}.html", {"page": page, "title": title, **context}))
+    return _render(request, page, {"page": page, "title": title, **context})
 
 
 def _not_found(request: HttpRequest) -> HttpResponse:
-    return _with_policy(render(request, "frontend/404.html", {"page": "404", "title": "Not found"}, status=404))
+    return _render(request, "404", {"page": "404", "title": "Not found"}, status=404)
 
 
 def _safe_next(request: HttpRequest) -> str:

@@ -4,14 +4,14 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import USERNAME_CHARS, User
+from accounts.models import USERNAME_CHARS, USERNAME_MAX, USERNAME_MIN, User
 from accounts.selectors import block_exists
 from notifications.models import Notification
 from notifications.serializers import notification_payload
 from realtime import events
 
 # `@name` where no username character comes before the `@` (so `a@b.c` mentions nobody).
-MENTION_RE = re.compile(rf"(?<!{USERNAME_CHARS})@({USERNAME_CHARS}{{3,30}})")
+MENTION_RE = re.compile(rf"(?<!{USERNAME_CHARS})@({USERNAME_CHARS}{{{USERNAME_MIN},{USERNAME_MAX}}})")
 # A like or follow withdrawn and given again within this window does not notify twice.
 RENOTIFY_AFTER = timedelta(hours=1)
 

@@ -169,13 +169,28 @@ class Person:
             },
         )
 
-    def open(self, path: str, viewport: dict | None = None):
-        """A new tab on `path`, waiting until its module says it is ready."""
+    def open(self, path: str, viewport: dict | None = None, rewrite: dict[str, str] | None = None):
+        """A new tab on `path`, waiting until its module says it is ready. `rewrite` changes
+        the page's HTML on its way to the browser (each key, which must be there, to its
+        value): to show that a script follows what the server prints. Such a page has no
+        socket: Chromium's local-network checks refuse a WebSocket to 127.0.0.1 from a
+        document the test fulfilled (REST calls still work)."""
         page = self.context.new_page()
         if viewport:
             page.set_viewport_size(viewport)
         page.on("pageerror", lambda error: self.errors.append(f"{page.url}: {error}"))
         page.on("dialog", lambda dialog: (self.errors.append(f"unexpected dialog: {dialog.message}"), dialog.dismiss()))
+        if rewrite:
+
+            def rewritten(route):
+                response = route.fetch()
+                html = response.text()
+                for old, new in rewrite.items():
+                    assert old in html, f"{path} has no {old!r}"
+                    html = html.replace(old, new)
+                route.fulfill(response=response, body=html)
+
+            page.route(f"{self.base_url}{path}", rewritten, times=1)
         page.goto(f"{self.base_url}{path}")
         wait_ready(page)
         self.pages.append(page)

@@ -1,10 +1,15 @@
 """The page views of the browser app, through Django's test client (fast; no browser):
 who may see which shell, the CSRF cookie, safe redirects after logging in."""
 
+import re
+
 import pytest
 from django.test import Client
 
-from chat.models import Conversation, Participant
+from accounts.models import USERNAME_PATTERN
+from accounts.services import BIO_MAX, FULL_NAME_MAX
+from chat.models import BODY_MAX, Conversation, Participant
+from feed.models import CAPTION_MAX, COMMENT_MAX, Post
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -114,3 +119,78 @@ def test_static_modules_are_served():
         .get("/static/frontend/app.js")["Content-Type"]
         .startswith(("text/javascript", "application/javascript"))
     )
+
+
+# --- the limits the pages' scripts check come from the server --------------------------
+
+
+def body_data(html: bytes) -> dict[str, str]:
+    """The data- attributes of a page's <body>."""
+    body = re.search(rb"<body([^>]*)>", html)[1].decode()
+    return dict(re.findall(r'data-([a-z-]+)="([^"]*)"', body))
+
+
+def test_conversation_page_carries_the_servers_message_limit(user):
+    # given
+    conversation = Conversation.objects.create()
+    Participant.objects.create(conversation=conversation, user=user)
+
+    # when
+    response = session_client(user).get(f"/inbox/{conversation.id}")
+
+    # then: the script's check and the textarea's maxlength are chat.models.BODY_MAX
+    assert BODY_MAX == 4000
+    assert body_data(response.content)["body-max"] == str(BODY_MAX)
+    assert re.search(rf'<textarea id="message-body"[^>]* maxlength="{BODY_MAX}"', response.content.decode())
+
+
+def test_post_upload_and_profile_pages_carry_the_servers_limits(user):
+    # given
+    post = Post.objects.create(author=user, image="posts/x.jpg", thumbnail="thumbs/x.jpg")
+    client = session_client(user)
+
+    # when
+    post_page = client.get(f"/p/{post.id}").content
+    upload_page = client.get("/upload").content
+    profile_page = client.get(f"/u/{user.username}").content
+
+    # then
+    assert body_data(post_page)["comment-max"] == str(COMMENT_MAX)
+    assert f'maxlength="{COMMENT_MAX}"'.encode() in post_page
+    assert body_data(upload_page)["caption-max"] == str(CAPTION_MAX)
+    assert f'maxlength="{CAPTION_MAX}"'.encode() in upload_page
+    assert f"0 / {CAPTION_MAX}".encode() in upload_page
+    assert body_data(profile_page)["image-max-bytes"] == body_data(upload_page)["image-max-bytes"]
+    assert f'id="edit-bio" name="bio" rows="2" maxlength="{BIO_MAX}"'.encode() in profile_page
+    assert f'maxlength="{FULL_NAME_MAX}"'.encode() in profile_page
+
+
+def test_the_image_limit_follows_the_setting(user, settings):
+    # given
+    settings.IMAGE_MAX_BYTES = 5 * 1024 * 1024
+
+    # when
+    page = session_client(user).get("/upload").content
+
+    # then
+    assert body_data(page)["image-max-bytes"] == str(5 * 1024 * 1024)
+    assert b"up to 5 MB." in page
+
+
+@pytest.mark.parametrize("path", ["/login", "/signup"] + PAGES)
+def test_every_page_carries_the_username_rule_without_anchors(path, user):
+    client = Client() if path in ("/login", "/signup") else session_client(user)
+
+    pattern = body_data(client.get(path).content)["username-pattern"]
+
+    assert f"^{pattern}$" == USERNAME_PATTERN
+
+
+def test_signup_form_checks_the_servers_username_rule_and_password_length():
+    page = Client().get("/signup").content.decode()
+
+    data = body_data(page.encode())
+    assert data["username-message"] == "A username is 3 to 30 letters, digits, underscores or dots."
+    assert data["password-min"] == "8"
+    assert f'minlength="3" maxlength="30" pattern="{USERNAME_PATTERN[1:-1]}"' in page
+    assert 'minlength="8"' in page

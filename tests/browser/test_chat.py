@@ -187,3 +187,28 @@ def test_readme_walkthrough_alice_messages_bob_from_his_profile(people):
     item.locator("a").click()
     expect(inbox.locator("#messages li.msg.theirs")).to_have_count(1, timeout=WAIT_MS)
     expect(bubbles(page, "hi bob").locator(".msg-status")).to_have_text("Seen", timeout=WAIT_MS)
+
+
+def test_message_length_check_follows_the_limit_the_server_prints(people):
+    # given: A's conversation with B as the server renders it (data-body-max="4000")
+    a, b = people("lim"), people("lou")
+    conversation_id = open_conversation(a, b)
+    page = a.open(f"/inbox/{conversation_id}")
+    wait_socket_open(page)
+
+    # when: one character over the limit (set by script: the textarea's maxlength stops typing)
+    page.locator("#message-body").evaluate("(node) => { node.value = 'x'.repeat(4001); }")
+    page.locator("#message-body").press("Enter")
+
+    # then: refused in the page, in the server's number
+    expect(page.locator("#message-error")).to_have_text("A message is at most 4,000 characters.")
+
+    # when: the same page, its limit changed on the way to the browser (no socket there)
+    lowered = a.open(f"/inbox/{conversation_id}", rewrite={'data-body-max="4000"': 'data-body-max="5"'})
+    lowered.locator("#message-body").fill("123456")
+    lowered.locator("#message-body").press("Enter")
+
+    # then: the script checks the printed limit, not a copy of its own; nothing is queued
+    expect(lowered.locator("#message-error")).to_have_text("A message is at most 5 characters.")
+    expect(lowered.locator("#messages li.msg")).to_have_count(0)
+    assert "123456" not in lowered.evaluate("JSON.stringify({ ...window.sessionStorage })")

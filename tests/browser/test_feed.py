@@ -197,3 +197,26 @@ def test_profile_follow_button_and_message_button(people):
     page.wait_for_url(re.compile(r"/inbox/\d+$"), timeout=WAIT_MS)
     wait_ready(page)
     expect(page.locator("#chat-title")).to_have_text(a.username)
+
+
+def test_upload_checks_follow_the_limits_the_server_prints(people):
+    # given: the upload page with its caption and image limits changed on the way to the browser
+    a = people("lim")
+    page = a.open(
+        "/upload",
+        rewrite={
+            'data-caption-max="2200"': 'data-caption-max="10"',
+            f'data-image-max-bytes="{10 * 1024 * 1024}"': 'data-image-max-bytes="2097152"',
+        },
+    )
+    error = page.locator("#upload-error")
+
+    # when
+    page.locator("#upload-caption").fill("abc")
+    page.locator("#upload-image").set_input_files(
+        {"name": "big.jpg", "mimeType": "image/jpeg", "buffer": b"\xff\xd8" + b"\0" * (3 * 1024 * 1024)}
+    )
+
+    # then: the counter and the size check use the printed limits
+    expect(page.locator("#upload-caption-count")).to_have_text("3 / 10")
+    expect(error).to_contain_text("the limit is 2 MB")

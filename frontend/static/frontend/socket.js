@@ -337,7 +337,7 @@ export class Gateway {
       if (ok) {
         this.removeFromOutbox(item);
         this.emit("message.sent", data, { client_id: item.client_id, conversation: item.conversation });
-      } else if (["unavailable", "throttled", "rate_limited"].includes(data.code)) {
+      } else if (["unavailable", "throttled"].includes(data.code)) {
         // Kept: sent again on the next reconnect.
         this.emit("message.failed", data, { client_id: item.client_id, conversation: item.conversation, retrying: true });
       } else {

@@ -26,10 +26,30 @@ function append(node, children) {
 
 export const $ = (selector, root = document) => root.querySelector(selector);
 
+// The username rule as the server prints it on every page (<body data-username-pattern>,
+// accounts.models.USERNAME_PATTERN without its anchors): the scripts keep no copy of it.
+const USERNAME_PATTERN = document.body.dataset.usernamePattern;
+/** Matches a whole username. */
+export const USERNAME = new RegExp(`^(?:${USERNAME_PATTERN})$`);
+const MENTION = new RegExp(`(@(?:${USERNAME_PATTERN}))`);
+
+/** A number the server printed on <body data-…> (frontend/limits.py: a message's length, an
+ *  image's size…), by its dataset name: pageLimit("bodyMax") reads data-body-max. */
+export function pageLimit(name) {
+  const value = Number(document.body.dataset[name]);
+  if (!Number.isFinite(value)) throw new Error(`The page has no limit "${name}".`);
+  return value;
+}
+
+/** Whole megabytes in `bytes`, as the server words its size limits ("larger than 10 MB"). */
+export function megabytes(bytes) {
+  return Math.floor(bytes / (1024 * 1024));
+}
+
 /** Text with @mentions turned into profile links; everything else stays plain text. */
 export function richText(text) {
   const fragment = document.createDocumentFragment();
-  const parts = String(text ?? "").split(/(@[A-Za-z0-9_.]{3,30})/);
+  const parts = String(text ?? "").split(MENTION);
   parts.forEach((part, index) => {
     if (index % 2 === 1) fragment.append(h("a", { href: `/u/${encodeURIComponent(part.slice(1))}` }, part));
     else if (part) fragment.append(document.createTextNode(part));

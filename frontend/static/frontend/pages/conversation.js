@@ -2,240 +2,281 @@
 // going offline (messages carry their client_id and are sent once the socket is back).
 import { api } from "../api.js";
 import { gateway } from "../socket.js";
-import { $, h, refreshTimes, showError, timeEl, userId } from "../util.js";
+import { $, h, pageLimit, refreshTimes, showError, timeEl, userId } from "../util.js";
 
 const TYPING_SEND_EVERY_MS = 2500;
 const TYPING_SHOW_MS = 5000;
-const BODY_MAX = 4000;
+
+export const state = {
+  me: null,
+  conversationId: 0,
+  bodyMax: 0, // the server's limit, from <body data-body-max>
+  byId: new Map(), // message id -> <li>
+  byClientId: new Map(), // client_id -> <li> (mine: pending or sent)
+  olderUrl: null,
+  othersReadUpTo: 0,
+  readSent: 0,
+  newestTheirs: 0,
+  lastTypingSent: 0,
+  typingUntil: new Map(), // username -> timestamp
+  loaded: null, // resolves once the newest messages are on the page
+};
+
+const ui = {};
+
+// --- rendering -------------------------------------------------------------------
+
+const nearBottom = () => ui.list.scrollHeight - ui.list.scrollTop - ui.list.clientHeight < 120;
+
+function scrollToEnd() {
+  ui.list.scrollTop = ui.list.scrollHeight;
+}
+
+const statusText = (node) => node.querySelector(".msg-status");
+
+const pendingText = () => (gateway.connected ? "Sending…" : "Queued: sends when you are back online");
+
+function bubble(message, { pending = false } = {}) {
+  const mine = pending || userId(message.sender) === state.me.id;
+  const node = h(
+    "li",
+    { class: `msg ${mine ? "mine" : "theirs"}${pending ? " pending" : ""}` },
+    mine ? null : h("span", { class: "msg-sender" }, message.sender.username),
+    h("p", { class: "msg-body" }, message.body),
+    h("span", { class: "msg-meta" }, timeEl(message.created_at || message.queued_at, { class: "muted" }), mine ? h("span", { class: "msg-status muted" }) : null),
+  );
+  if (message.id) node.dataset.id = String(message.id);
+  if (message.client_id) node.dataset.clientId = message.client_id;
+  return node;
+}
+
+const firstLaterThan = (id) => [...ui.list.children].find((child) => child.dataset.id && Number(child.dataset.id) > id);
+
+/** Places a confirmed message once: replaces my pending bubble with the same client_id. */
+function placeMessage(message) {
+  if (state.byId.has(message.id)) return state.byId.get(message.id);
+  if (userId(message.sender) !== state.me.id) state.newestTheirs = Math.max(state.newestTheirs, message.id);
+  const pending = state.byClientId.get(message.client_id);
+  if (pending && userId(message.sender) === state.me.id) {
+    pending.classList.remove("pending", "failed");
+    pending.classList.add("sent");
+    pending.dataset.id = String(message.id);
+    statusText(pending).textContent = "Sent";
+    pending.querySelector("time").setAttribute("datetime", message.created_at);
+    state.byId.set(message.id, pending);
+    // Keep id order: a pending bubble may sit below messages that arrived meanwhile.
+    const later = firstLaterThan(message.id);
+    if (later) ui.list.insertBefore(pending, later);
+    refreshTimes(pending);
+    return pending;
+  }
+  const node = bubble(message);
+  state.byId.set(message.id, node);
+  if (message.client_id) state.byClientId.set(message.client_id, node);
+  const later = firstLaterThan(message.id);
+  const firstPending = ui.list.querySelector("li.pending");
+  ui.list.insertBefore(node, later || firstPending || null);
+  return node;
+}
+
+function showPending(item) {
+  if (state.byClientId.has(item.client_id)) return;
+  const node = bubble({ ...item, sender: state.me }, { pending: true });
+  state.byClientId.set(item.client_id, node);
+  ui.list.append(node);
+  statusText(node).textContent = pendingText();
+}
+
+function renderPendingStatus() {
+  for (const node of ui.list.querySelectorAll("li.pending:not(.failed)")) statusText(node).textContent = pendingText();
+}
+
+/** "Seen" goes under my newest message the others have read. */
+function renderSeen() {
+  for (const node of ui.list.querySelectorAll("li.seen")) {
+    node.classList.remove("seen");
+    statusText(node).textContent = node.classList.contains("sent") ? "Sent" : "";
+  }
+  if (!state.othersReadUpTo) return;
+  const mine = [...ui.list.querySelectorAll("li.msg.mine[data-id]")].filter((node) => Number(node.dataset.id) <= state.othersReadUpTo);
+  const newest = mine[mine.length - 1];
+  if (newest) {
+    newest.classList.add("seen");
+    statusText(newest).textContent = "Seen";
+  }
+}
+
+function renderTyping() {
+  const now = Date.now();
+  const names = [...state.typingUntil].filter(([, until]) => until > now).map(([name]) => name);
+  ui.typingLine.hidden = names.length === 0;
+  ui.typingLine.textContent = names.length ? `${names.join(", ")} ${names.length === 1 ? "is" : "are"} typing…` : "";
+}
+
+// --- talking to the server ---------------------------------------------------------
+
+function markRead() {
+  if (document.visibilityState !== "visible") return;
+  const newest = state.newestTheirs;
+  if (newest <= state.readSent) return;
+  state.readSent = newest;
+  const viaRest = () => api(`/api/conversations/${state.conversationId}/read`, { method: "POST", json: { message_id: newest } }).catch(() => {
+    state.readSent = 0;
+  });
+  if (gateway.connected) gateway.request({ type: "message.read", conversation: state.conversationId, message_id: newest }).catch(viaRest);
+  else viaRest();
+}
+
+async function loadNewest() {
+  const page = await api(`/api/conversations/${state.conversationId}/messages`);
+  const stick = nearBottom();
+  for (const message of [...page.results].reverse()) placeMessage(message);
+  if (state.olderUrl === null && !ui.list.dataset.loaded) state.olderUrl = page.next;
+  ui.list.dataset.loaded = "1";
+  ui.older.hidden = !state.olderUrl;
+  renderSeen();
+  if (stick) scrollToEnd();
+}
+
+async function loadOlder() {
+  if (!state.olderUrl) return;
+  const height = ui.list.scrollHeight;
+  const page = await api(state.olderUrl);
+  for (const message of page.results) placeMessage(message);
+  state.olderUrl = page.next;
+  ui.older.hidden = !state.olderUrl;
+  ui.list.scrollTop += ui.list.scrollHeight - height;
+}
+
+// --- live events -------------------------------------------------------------------
+
+async function onMessageNew(message) {
+  if (message.conversation !== state.conversationId) return;
+  await state.loaded;
+  const stick = nearBottom();
+  placeMessage(message);
+  if (userId(message.sender) !== state.me.id) {
+    state.typingUntil.delete(message.sender.username);
+    renderTyping();
+    markRead();
+  }
+  renderSeen();
+  if (stick || userId(message.sender) === state.me.id) scrollToEnd();
+}
+
+async function onMessageSent(message, meta) {
+  if (meta.conversation !== state.conversationId) return;
+  await state.loaded;
+  placeMessage(message);
+  renderSeen();
+}
+
+function onMessageFailed(frame, meta) {
+  if (meta.conversation !== state.conversationId) return;
+  const node = state.byClientId.get(meta.client_id);
+  if (!node) return;
+  if (meta.retrying) {
+    statusText(node).textContent = "Will retry when the connection is back";
+    return;
+  }
+  node.classList.add("failed");
+  statusText(node).textContent = `Not sent: ${frame.detail || "error"}`;
+}
+
+async function onMessageRead(data) {
+  if (data.conversation !== state.conversationId || userId(data.user) === state.me.id) return;
+  await state.loaded;
+  state.othersReadUpTo = Math.max(state.othersReadUpTo, data.message_id);
+  renderSeen();
+}
+
+function onTyping(data) {
+  if (!data || data.conversation !== state.conversationId || userId(data.user) === state.me.id) return;
+  const name = typeof data.user === "object" ? data.user.username : document.querySelector("#chat-title").textContent;
+  state.typingUntil.set(name, Date.now() + TYPING_SHOW_MS);
+  renderTyping();
+  setTimeout(renderTyping, TYPING_SHOW_MS + 50);
+}
+
+function onPresence(data) {
+  if (!data || userId(data.user) === state.me.id) return;
+  ui.presence.textContent = data.online ? "online" : "";
+}
+
+/** After a reconnect or a resync: durable events were replayed; this also catches messages
+ *  sent over REST elsewhere. */
+async function onCatchUp() {
+  await state.loaded;
+  await loadNewest();
+}
+
+// --- composing ---------------------------------------------------------------------
+
+function onInput() {
+  const now = Date.now();
+  if (ui.input.value.trim() && now - state.lastTypingSent > TYPING_SEND_EVERY_MS) {
+    state.lastTypingSent = now;
+    gateway.typing(state.conversationId);
+  }
+}
+
+function onKeydown(event) {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    ui.form.requestSubmit();
+  }
+}
+
+function onSubmit(event) {
+  event.preventDefault();
+  const body = ui.input.value.trim();
+  if (!body) return;
+  if (body.length > state.bodyMax) {
+    showError(ui.error, `A message is at most ${state.bodyMax.toLocaleString()} characters.`);
+    return;
+  }
+  showError(ui.error, "");
+  ui.input.value = "";
+  state.lastTypingSent = 0;
+  showPending(gateway.sendMessage(state.conversationId, body));
+  scrollToEnd();
+  ui.input.focus();
+}
+
+// --- wiring ------------------------------------------------------------------------
 
 export async function init(self) {
-  const conversationId = Number(document.body.dataset.conversationId);
-  const list = $("#messages");
-  const form = $("#message-form");
-  const input = $("#message-body");
-  const typingLine = $("#typing");
-  const error = $("#message-error");
-  const byId = new Map(); // message id -> <li>
-  const byClientId = new Map(); // client_id -> <li> (mine: pending or sent)
-  let olderUrl = null;
-  let othersReadUpTo = 0;
-  let readSent = 0;
-  let newestTheirs = 0;
-  let lastTypingSent = 0;
-  const typingUntil = new Map(); // username -> timestamp
+  state.me = self;
+  state.conversationId = Number(document.body.dataset.conversationId);
+  state.bodyMax = pageLimit("bodyMax");
   let markLoaded;
-  const loaded = new Promise((resolve) => {
+  state.loaded = new Promise((resolve) => {
     markLoaded = resolve;
   });
-
-  const nearBottom = () => list.scrollHeight - list.scrollTop - list.clientHeight < 120;
-  const scrollToEnd = () => {
-    list.scrollTop = list.scrollHeight;
-  };
-
-  const statusText = (node) => node.querySelector(".msg-status");
-
-  const bubble = (message, { pending = false } = {}) => {
-    const mine = pending || userId(message.sender) === self.id;
-    const node = h(
-      "li",
-      { class: `msg ${mine ? "mine" : "theirs"}${pending ? " pending" : ""}` },
-      mine ? null : h("span", { class: "msg-sender" }, message.sender.username),
-      h("p", { class: "msg-body" }, message.body),
-      h("span", { class: "msg-meta" }, timeEl(message.created_at || message.queued_at, { class: "muted" }), mine ? h("span", { class: "msg-status muted" }) : null),
-    );
-    if (message.id) node.dataset.id = String(message.id);
-    if (message.client_id) node.dataset.clientId = message.client_id;
-    return node;
-  };
-
-  /** Places a confirmed message once: replaces my pending bubble with the same client_id. */
-  const place = (message) => {
-    if (byId.has(message.id)) return byId.get(message.id);
-    if (userId(message.sender) !== self.id) newestTheirs = Math.max(newestTheirs, message.id);
-    const pending = byClientId.get(message.client_id);
-    if (pending && userId(message.sender) === self.id) {
-      pending.classList.remove("pending", "failed");
-      pending.classList.add("sent");
-      pending.dataset.id = String(message.id);
-      statusText(pending).textContent = "Sent";
-      const time = pending.querySelector("time");
-      time.setAttribute("datetime", message.created_at);
-      byId.set(message.id, pending);
-      // Keep id order: a pending bubble may sit below messages that arrived meanwhile.
-      const later = [...list.children].find((child) => child.dataset.id && Number(child.dataset.id) > message.id);
-      if (later) list.insertBefore(pending, later);
-      refreshTimes(pending);
-      return pending;
-    }
-    const node = bubble(message);
-    byId.set(message.id, node);
-    if (message.client_id) byClientId.set(message.client_id, node);
-    const later = [...list.children].find((child) => child.dataset.id && Number(child.dataset.id) > message.id);
-    const firstPending = list.querySelector("li.pending");
-    list.insertBefore(node, later || firstPending || null);
-    return node;
-  };
-
-  const showPending = (item) => {
-    if (byClientId.has(item.client_id)) return;
-    const node = bubble({ ...item, sender: self }, { pending: true });
-    byClientId.set(item.client_id, node);
-    list.append(node);
-    statusText(node).textContent = gateway.connected ? "Sending…" : "Queued: sends when you are back online";
-  };
-
-  const updatePendingStatus = () => {
-    for (const node of list.querySelectorAll("li.pending:not(.failed)")) {
-      statusText(node).textContent = gateway.connected ? "Sending…" : "Queued: sends when you are back online";
-    }
-  };
-
-  /** "Seen" goes under my newest message the others have read. */
-  const updateSeen = () => {
-    for (const node of list.querySelectorAll("li.seen")) {
-      node.classList.remove("seen");
-      statusText(node).textContent = node.classList.contains("sent") ? "Sent" : "";
-    }
-    if (!othersReadUpTo) return;
-    const mine = [...list.querySelectorAll("li.msg.mine[data-id]")].filter((node) => Number(node.dataset.id) <= othersReadUpTo);
-    const newest = mine[mine.length - 1];
-    if (newest) {
-      newest.classList.add("seen");
-      statusText(newest).textContent = "Seen";
-    }
-  };
-
-  const markRead = () => {
-    if (document.visibilityState !== "visible") return;
-    const newest = newestTheirs;
-    if (newest <= readSent) return;
-    readSent = newest;
-    const viaRest = () => api(`/api/conversations/${conversationId}/read`, { method: "POST", json: { message_id: newest } }).catch(() => {
-      readSent = 0;
-    });
-    if (gateway.connected) gateway.request({ type: "message.read", conversation: conversationId, message_id: newest }).catch(viaRest);
-    else viaRest();
-  };
-
-  const renderTyping = () => {
-    const now = Date.now();
-    const names = [...typingUntil].filter(([, until]) => until > now).map(([name]) => name);
-    typingLine.hidden = names.length === 0;
-    typingLine.textContent = names.length ? `${names.join(", ")} ${names.length === 1 ? "is" : "are"} typing…` : "";
-  };
-
-  // --- live ----------------------------------------------------------------------
-  gateway.on("message.new", async (message) => {
-    if (message.conversation !== conversationId) return;
-    await loaded;
-    const stick = nearBottom();
-    place(message);
-    if (userId(message.sender) !== self.id) {
-      typingUntil.delete(message.sender.username);
-      renderTyping();
-      markRead();
-    }
-    updateSeen();
-    if (stick || userId(message.sender) === self.id) scrollToEnd();
+  Object.assign(ui, {
+    list: $("#messages"),
+    form: $("#message-form"),
+    input: $("#message-body"),
+    typingLine: $("#typing"),
+    error: $("#message-error"),
+    older: $("#older-messages"),
+    presence: $("#chat-presence"),
   });
-  gateway.on("message.sent", async (message, meta) => {
-    if (meta.conversation !== conversationId) return;
-    await loaded;
-    place(message);
-    updateSeen();
-  });
-  gateway.on("message.failed", (frame, meta) => {
-    if (meta.conversation !== conversationId) return;
-    const node = byClientId.get(meta.client_id);
-    if (!node) return;
-    if (meta.retrying) {
-      statusText(node).textContent = "Will retry when the connection is back";
-      return;
-    }
-    node.classList.add("failed");
-    statusText(node).textContent = `Not sent: ${frame.detail || "error"}`;
-  });
-  gateway.on("message.read", async (data) => {
-    if (data.conversation !== conversationId || userId(data.user) === self.id) return;
-    await loaded;
-    othersReadUpTo = Math.max(othersReadUpTo, data.message_id);
-    updateSeen();
-  });
-  gateway.on("typing", (data) => {
-    if (!data || data.conversation !== conversationId || userId(data.user) === self.id) return;
-    const name = typeof data.user === "object" ? data.user.username : document.querySelector("#chat-title").textContent;
-    typingUntil.set(name, Date.now() + TYPING_SHOW_MS);
-    renderTyping();
-    setTimeout(renderTyping, TYPING_SHOW_MS + 50);
-  });
-  gateway.on("presence", (data) => {
-    if (!data || userId(data.user) === self.id) return;
-    $("#chat-presence").textContent = data.online ? "online" : "";
-  });
-  gateway.on("status", updatePendingStatus);
-  gateway.on("reconnected", async () => {
-    // Durable events were replayed; this also catches messages sent over REST elsewhere.
-    await loaded;
-    await loadNewest();
-  });
-  gateway.on("resync", async () => {
-    await loaded;
-    await loadNewest();
-  });
+
+  gateway.on("message.new", onMessageNew);
+  gateway.on("message.sent", onMessageSent);
+  gateway.on("message.failed", onMessageFailed);
+  gateway.on("message.read", onMessageRead);
+  gateway.on("typing", onTyping);
+  gateway.on("presence", onPresence);
+  gateway.on("status", renderPendingStatus);
+  gateway.on("reconnected", onCatchUp);
+  gateway.on("resync", onCatchUp);
   document.addEventListener("visibilitychange", markRead);
-
-  // --- composing -----------------------------------------------------------------
-  input.addEventListener("input", () => {
-    const now = Date.now();
-    if (input.value.trim() && now - lastTypingSent > TYPING_SEND_EVERY_MS) {
-      lastTypingSent = now;
-      gateway.typing(conversationId);
-    }
-  });
-  input.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-      event.preventDefault();
-      form.requestSubmit();
-    }
-  });
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const body = input.value.trim();
-    if (!body) return;
-    if (body.length > BODY_MAX) {
-      showError(error, `A message is at most ${BODY_MAX.toLocaleString()} characters.`);
-      return;
-    }
-    showError(error, "");
-    input.value = "";
-    lastTypingSent = 0;
-    const item = gateway.sendMessage(conversationId, body);
-    showPending(item);
-    scrollToEnd();
-    input.focus();
-  });
-
-  // --- loading -------------------------------------------------------------------
-  const loadNewest = async () => {
-    const page = await api(`/api/conversations/${conversationId}/messages`);
-    const stick = nearBottom();
-    for (const message of [...page.results].reverse()) place(message);
-    if (olderUrl === null && !list.dataset.loaded) olderUrl = page.next;
-    list.dataset.loaded = "1";
-    $("#older-messages").hidden = !olderUrl;
-    updateSeen();
-    if (stick) scrollToEnd();
-  };
-  $("#older-messages").addEventListener("click", async () => {
-    if (!olderUrl) return;
-    const height = list.scrollHeight;
-    const page = await api(olderUrl);
-    for (const message of page.results) place(message);
-    olderUrl = page.next;
-    $("#older-messages").hidden = !olderUrl;
-    list.scrollTop += list.scrollHeight - height;
-  });
+  ui.input.addEventListener("input", onInput);
+  ui.input.addEventListener("keydown", onKeydown);
+  ui.form.addEventListener("submit", onSubmit);
+  ui.older.addEventListener("click", loadOlder);
 
   await gateway.ready();
   try {
@@ -243,8 +284,8 @@ export async function init(self) {
   } finally {
     markLoaded();
   }
-  for (const item of gateway.queued(conversationId)) showPending(item);
+  for (const item of gateway.queued(state.conversationId)) showPending(item);
   scrollToEnd();
   markRead();
-  input.focus();
+  ui.input.focus();
 }

@@ -4,73 +4,80 @@ import { postCard } from "../posts.js";
 import { gateway } from "../socket.js";
 import { $, onNearBottom, plural } from "../util.js";
 
+export const state = {
+  shown: new Set(), // ids of the posts on the page
+  fresh: new Map(), // id -> post announced live, behind the banner until clicked
+  next: "/api/feed",
+  busy: false,
+};
+
+const ui = {};
+
+function renderBanner() {
+  ui.banner.hidden = state.fresh.size === 0;
+  ui.banner.textContent = `↑ ${plural(state.fresh.size, "new post", "new posts")}`;
+}
+
+function addFresh(post) {
+  if (state.shown.has(post.id) || state.fresh.has(post.id)) return;
+  state.fresh.set(post.id, post);
+  renderBanner();
+}
+
+async function loadMore() {
+  if (state.busy || !state.next) return;
+  state.busy = true;
+  ui.loading.hidden = false;
+  try {
+    const page = await api(state.next);
+    for (const post of page.results) {
+      if (state.shown.has(post.id)) continue;
+      state.shown.add(post.id);
+      ui.feed.append(postCard(post));
+    }
+    state.next = page.next;
+  } finally {
+    state.busy = false;
+    ui.loading.hidden = true;
+    ui.empty.hidden = state.shown.size > 0;
+  }
+}
+
+function onFeedPost(post) {
+  if (post && Number.isInteger(post.id)) addFresh(post);
+}
+
+/** feed.post is best effort and not replayed: after a reconnect, look for what we missed. */
+async function onReconnected() {
+  try {
+    const page = await api("/api/feed");
+    const top = Math.max(0, ...state.shown);
+    for (const post of page.results) if (post.id > top) addFresh(post);
+  } catch {
+    // the next reconnect or a reload catches up
+  }
+}
+
+function onBannerClick() {
+  const posts = [...state.fresh.values()].sort((a, b) => a.id - b.id);
+  for (const post of posts) {
+    if (state.shown.has(post.id)) continue;
+    state.shown.add(post.id);
+    ui.feed.prepend(postCard(post));
+  }
+  state.fresh.clear();
+  renderBanner();
+  ui.empty.hidden = state.shown.size > 0;
+  window.scrollTo({ top: 0, behavior: "smooth" });
+  const first = ui.feed.querySelector(".post-card a");
+  if (first) first.focus({ preventScroll: true });
+}
+
 export async function init() {
-  const feed = $("#feed");
-  const banner = $("#new-posts");
-  const empty = $("#feed-empty");
-  const loading = $("#feed-loading");
-  const shown = new Set();
-  const fresh = new Map();
-  let next = "/api/feed";
-  let busy = false;
-
-  const updateBanner = () => {
-    banner.hidden = fresh.size === 0;
-    banner.textContent = `↑ ${plural(fresh.size, "new post", "new posts")}`;
-  };
-  const addFresh = (post) => {
-    if (shown.has(post.id) || fresh.has(post.id)) return;
-    fresh.set(post.id, post);
-    updateBanner();
-  };
-
-  const loadMore = async () => {
-    if (busy || !next) return;
-    busy = true;
-    loading.hidden = false;
-    try {
-      const page = await api(next);
-      for (const post of page.results) {
-        if (shown.has(post.id)) continue;
-        shown.add(post.id);
-        feed.append(postCard(post));
-      }
-      next = page.next;
-    } finally {
-      busy = false;
-      loading.hidden = true;
-      empty.hidden = shown.size > 0;
-    }
-  };
-
-  gateway.on("feed.post", (post) => {
-    if (post && Number.isInteger(post.id)) addFresh(post);
-  });
-  // feed.post is best effort and not replayed: after a reconnect, look for what we missed.
-  gateway.on("reconnected", async () => {
-    try {
-      const page = await api("/api/feed");
-      const top = Math.max(0, ...shown);
-      for (const post of page.results) if (post.id > top) addFresh(post);
-    } catch {
-      // the next reconnect or a reload catches up
-    }
-  });
-
-  banner.addEventListener("click", () => {
-    const posts = [...fresh.values()].sort((a, b) => a.id - b.id);
-    for (const post of posts) {
-      if (shown.has(post.id)) continue;
-      shown.add(post.id);
-      feed.prepend(postCard(post));
-    }
-    fresh.clear();
-    updateBanner();
-    empty.hidden = shown.size > 0;
-    window.scrollTo({ top: 0, behavior: "smooth" });
-    const first = feed.querySelector(".post-card a");
-    if (first) first.focus({ preventScroll: true });
-  });
+  Object.assign(ui, { feed: $("#feed"), banner: $("#new-posts"), empty: $("#feed-empty"), loading: $("#feed-loading") });
+  gateway.on("feed.post", onFeedPost);
+  gateway.on("reconnected", onReconnected);
+  ui.banner.addEventListener("click", onBannerClick);
 
   await gateway.ready();
   await loadMore();

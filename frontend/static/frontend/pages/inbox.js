@@ -1,106 +1,126 @@
 // Inbox: conversations, newest activity first, with unread counts; reordered live.
 import { api } from "../api.js";
 import { gateway } from "../socket.js";
-import { $, avatar, h, showError, timeEl, userId } from "../util.js";
+import { $, USERNAME, avatar, h, showError, timeEl, userId } from "../util.js";
+
+const TYPING_SHOW_MS = 5000;
+
+export const state = {
+  me: null,
+  conversations: new Map(), // id -> conversation
+  typingUntil: new Map(), // conversation id -> timestamp
+  next: null,
+  loaded: null, // resolves once the first page is on screen
+};
+
+const ui = {};
 
 export function conversationTitle(conversation, self) {
   const others = conversation.participants.filter((user) => user.id !== self.id);
   return (others.length ? others : conversation.participants).map((user) => user.username).join(", ");
 }
 
+const activity = (conversation) => (conversation.last_message ? conversation.last_message.id : 0);
+
+function conversationItem(conversation) {
+  const self = state.me;
+  const others = conversation.participants.filter((user) => user.id !== self.id);
+  const last = conversation.last_message;
+  const typing = (state.typingUntil.get(conversation.id) || 0) > Date.now();
+  const preview = typing ? "typing…" : last ? `${userId(last.sender) === self.id ? "You: " : ""}${last.body}` : "No messages yet";
+  const unread = conversation.unread_count;
+  const title = conversationTitle(conversation, self);
+  return h(
+    "li",
+    { class: `conversation ${unread ? "unread" : ""}`.trim(), dataset: { id: conversation.id } },
+    h(
+      "a",
+      { href: `/inbox/${conversation.id}`, "aria-label": `${title}${unread ? `, ${unread} unread` : ""}` },
+      avatar(others[0] || conversation.participants[0]),
+      h("span", { class: "conversation-main" }, h("strong", { class: "conversation-title" }, title), h("span", { class: `preview muted${typing ? " typing" : ""}` }, preview)),
+      h("span", { class: "conversation-meta" }, last ? timeEl(last.created_at, { class: "muted" }) : null, unread ? h("span", { class: "badge unread-count" }, String(unread)) : null),
+    ),
+  );
+}
+
+function render() {
+  const sorted = [...state.conversations.values()].sort((a, b) => activity(b) - activity(a) || b.id - a.id);
+  ui.list.replaceChildren(...sorted.map(conversationItem));
+  $("#inbox-empty").hidden = sorted.length > 0;
+  $("#more-conversations").hidden = !state.next;
+}
+
+async function load(url) {
+  const page = await api(url);
+  for (const conversation of page.results) state.conversations.set(conversation.id, conversation);
+  state.next = page.next;
+  render();
+}
+
+const loadFirst = () => load("/api/conversations");
+
+async function onMessageNew(message) {
+  await state.loaded;
+  const conversation = state.conversations.get(message.conversation);
+  if (!conversation) {
+    await loadFirst();
+    return;
+  }
+  if (conversation.last_message && conversation.last_message.id >= message.id) return;
+  conversation.last_message = message;
+  state.typingUntil.delete(message.conversation);
+  if (userId(message.sender) !== state.me.id) conversation.unread_count += 1;
+  render();
+}
+
+async function onMessageRead(data) {
+  await state.loaded;
+  const conversation = state.conversations.get(data.conversation);
+  if (conversation && userId(data.user) === state.me.id) {
+    conversation.unread_count = 0;
+    render();
+  }
+}
+
+function onTyping(data) {
+  if (!data || userId(data.user) === state.me.id || !state.conversations.has(data.conversation)) return;
+  state.typingUntil.set(data.conversation, Date.now() + TYPING_SHOW_MS);
+  render();
+  setTimeout(render, TYPING_SHOW_MS + 50);
+}
+
+async function onNewConversation(event) {
+  event.preventDefault();
+  const form = ui.form;
+  const error = $("#new-conversation-error");
+  const username = form.username.value.trim().replace(/^@/, "");
+  if (!USERNAME.test(username)) return showError(error, "Enter a username.");
+  showError(error, "");
+  try {
+    const conversation = await api("/api/conversations", { method: "POST", json: { usernames: [username] } });
+    window.location.assign(`/inbox/${conversation.id}`);
+  } catch (failure) {
+    showError(error, failure.detail);
+  }
+}
+
 export async function init(self) {
-  const list = $("#conversations");
-  const conversations = new Map();
-  const typingUntil = new Map(); // conversation id -> timestamp
-  let next = null;
+  state.me = self;
   let markLoaded;
-  const loaded = new Promise((resolve) => { markLoaded = resolve; });
+  state.loaded = new Promise((resolve) => { markLoaded = resolve; });
+  Object.assign(ui, { list: $("#conversations"), form: $("#new-conversation") });
 
-  const activity = (conversation) => (conversation.last_message ? conversation.last_message.id : 0);
-
-  const item = (conversation) => {
-    const others = conversation.participants.filter((user) => user.id !== self.id);
-    const last = conversation.last_message;
-    const typing = (typingUntil.get(conversation.id) || 0) > Date.now();
-    const preview = typing ? "typing…" : last ? `${userId(last.sender) === self.id ? "You: " : ""}${last.body}` : "No messages yet";
-    const unread = conversation.unread_count;
-    const title = conversationTitle(conversation, self);
-    return h(
-      "li",
-      { class: `conversation ${unread ? "unread" : ""}`.trim(), dataset: { id: conversation.id } },
-      h(
-        "a",
-        { href: `/inbox/${conversation.id}`, "aria-label": `${title}${unread ? `, ${unread} unread` : ""}` },
-        avatar(others[0] || conversation.participants[0]),
-        h("span", { class: "conversation-main" }, h("strong", { class: "conversation-title" }, title), h("span", { class: `preview muted${typing ? " typing" : ""}` }, preview)),
-        h("span", { class: "conversation-meta" }, last ? timeEl(last.created_at, { class: "muted" }) : null, unread ? h("span", { class: "badge unread-count" }, String(unread)) : null),
-      ),
-    );
-  };
-
-  const render = () => {
-    const sorted = [...conversations.values()].sort((a, b) => activity(b) - activity(a) || b.id - a.id);
-    list.replaceChildren(...sorted.map(item));
-    $("#inbox-empty").hidden = sorted.length > 0;
-    $("#more-conversations").hidden = !next;
-  };
-
-  const load = async (url) => {
-    const page = await api(url);
-    for (const conversation of page.results) conversations.set(conversation.id, conversation);
-    next = page.next;
-    render();
-  };
-
-  gateway.on("message.new", async (message) => {
-    await loaded;
-    const conversation = conversations.get(message.conversation);
-    if (!conversation) {
-      await load("/api/conversations");
-      return;
-    }
-    if (conversation.last_message && conversation.last_message.id >= message.id) return;
-    conversation.last_message = message;
-    typingUntil.delete(message.conversation);
-    if (userId(message.sender) !== self.id) conversation.unread_count += 1;
-    render();
-  });
-  gateway.on("message.read", async (data) => {
-    await loaded;
-    const conversation = conversations.get(data.conversation);
-    if (conversation && userId(data.user) === self.id) {
-      conversation.unread_count = 0;
-      render();
-    }
-  });
-  gateway.on("typing", (data) => {
-    if (!data || userId(data.user) === self.id || !conversations.has(data.conversation)) return;
-    typingUntil.set(data.conversation, Date.now() + 5000);
-    render();
-    setTimeout(render, 5050);
-  });
-  gateway.on("reconnected", () => load("/api/conversations"));
-  gateway.on("resync", () => load("/api/conversations"));
-
-  $("#more-conversations").addEventListener("click", () => next && load(next));
-  const form = $("#new-conversation");
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const error = $("#new-conversation-error");
-    const username = form.username.value.trim().replace(/^@/, "");
-    if (!/^[A-Za-z0-9_.]{3,30}$/.test(username)) return showError(error, "Enter a username.");
-    showError(error, "");
-    try {
-      const conversation = await api("/api/conversations", { method: "POST", json: { usernames: [username] } });
-      window.location.assign(`/inbox/${conversation.id}`);
-    } catch (failure) {
-      showError(error, failure.detail);
-    }
-  });
+  gateway.on("message.new", onMessageNew);
+  gateway.on("message.read", onMessageRead);
+  gateway.on("typing", onTyping);
+  gateway.on("reconnected", loadFirst);
+  gateway.on("resync", loadFirst);
+  $("#more-conversations").addEventListener("click", () => state.next && load(state.next));
+  ui.form.addEventListener("submit", onNewConversation);
 
   await gateway.ready();
   try {
-    await load("/api/conversations");
+    await loadFirst();
   } finally {
     markLoaded();
   }

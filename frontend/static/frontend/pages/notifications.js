@@ -4,47 +4,54 @@ import { notificationItem } from "../notify.js";
 import { gateway } from "../socket.js";
 import { $ } from "../util.js";
 
+export const state = {
+  shown: new Set(), // ids of the notifications on the page
+  next: null,
+  loaded: null, // resolves once the first page is on screen
+};
+
+const ui = {};
+
+function addNotifications(items, atTop) {
+  for (const notification of items) {
+    if (state.shown.has(notification.id)) continue;
+    state.shown.add(notification.id);
+    if (atTop) ui.list.prepend(notificationItem(notification));
+    else ui.list.append(notificationItem(notification));
+  }
+  $("#notif-empty").hidden = state.shown.size > 0;
+}
+
+/** Marks everything shown as read, and tells the bell in the top bar (app.js). */
+async function markRead() {
+  if (state.shown.size === 0) return;
+  await api("/api/notifications/read", { method: "POST", json: { up_to: Math.max(...state.shown) } });
+  document.dispatchEvent(new CustomEvent("instaclone:notifications-read"));
+}
+
+async function loadPage(url) {
+  const page = await api(url);
+  addNotifications(page.results, false);
+  state.next = page.next;
+  ui.more.hidden = !state.next;
+}
+
+async function onNotification(event) {
+  await state.loaded;
+  addNotifications([event.detail], true);
+  if (document.visibilityState === "visible") markRead();
+}
+
 export async function init() {
-  const list = $("#notif-page-list");
-  const more = $("#more-notifications");
-  const shown = new Set();
-  let next = null;
   let markLoaded;
-  const loaded = new Promise((resolve) => { markLoaded = resolve; });
-
-  const add = (items, atTop) => {
-    for (const notification of items) {
-      if (shown.has(notification.id)) continue;
-      shown.add(notification.id);
-      if (atTop) list.prepend(notificationItem(notification));
-      else list.append(notificationItem(notification));
-    }
-    $("#notif-empty").hidden = shown.size > 0;
-  };
-  const markRead = async () => {
-    if (shown.size === 0) return;
-    await api("/api/notifications/read", { method: "POST", json: { up_to: Math.max(...shown) } });
-    document.dispatchEvent(new CustomEvent("instaclone:notifications-read"));
-  };
-
-  document.addEventListener("instaclone:notification", async (event) => {
-    await loaded;
-    add([event.detail], true);
-    if (document.visibilityState === "visible") markRead();
-  });
-  more.addEventListener("click", async () => {
-    const page = await api(next);
-    add(page.results, false);
-    next = page.next;
-    more.hidden = !next;
-  });
+  state.loaded = new Promise((resolve) => { markLoaded = resolve; });
+  Object.assign(ui, { list: $("#notif-page-list"), more: $("#more-notifications") });
+  document.addEventListener("instaclone:notification", onNotification);
+  ui.more.addEventListener("click", () => loadPage(state.next));
 
   await gateway.ready();
   try {
-    const page = await api("/api/notifications");
-    add(page.results, false);
-    next = page.next;
-    more.hidden = !next;
+    await loadPage("/api/notifications");
   } finally {
     markLoaded();
   }

@@ -3,184 +3,219 @@
 import { api } from "../api.js";
 import { likeLabel, toggleLike } from "../posts.js";
 import { gateway } from "../socket.js";
-import { $, avatar, h, richText, showError, timeEl, toast, userLink } from "../util.js";
+import { $, avatar, h, pageLimit, richText, showError, timeEl, toast, userLink } from "../util.js";
 
 const POLL_MS = 10000;
 const MAX_COMMENT_PAGES = 20;
 
-export async function init(self) {
-  const postId = Number(document.body.dataset.postId);
-  const base = `/api/posts/${postId}`;
-  const list = $("#comments");
-  const likeButton = $("#like-button");
-  const comments = new Map();
-  let post = null;
-  let pagesLoaded = 1;
-  let commentsNext = null;
+export const state = {
+  me: null,
+  postId: 0,
+  base: "", // the post's API path
+  commentMax: 0, // the server's limit, from <body data-comment-max>
+  post: null,
+  comments: new Map(), // comment id -> <li>, oldest first on the page
+  pagesLoaded: 1,
+  commentsNext: null,
+  refreshing: null, // the running refresh, if any
+  again: false, // another refresh was asked for while one ran
+};
 
-  const renderPost = () => {
-    $("#post").setAttribute("aria-busy", "false");
-    $("#like-count").textContent = String(post.like_count);
-    $("#comment-count").textContent = String(post.comment_count);
-    $("#like-label").textContent = post.like_count === 1 ? "like" : "likes";
-    $("#comment-label").textContent = post.comment_count === 1 ? "comment" : "comments";
-    likeButton.textContent = likeLabel(post.liked_by_me);
-    likeButton.setAttribute("aria-pressed", String(post.liked_by_me));
-  };
+const ui = {};
 
-  const renderOnce = () => {
-    const alt = post.caption ? `Photo by ${post.author.username}: ${post.caption.slice(0, 120)}` : `Photo by ${post.author.username}`;
-    $("#post-media").replaceChildren(h("img", { src: post.image_url, alt, class: "post-image" }));
-    $("#post-author").replaceChildren(avatar(post.author), userLink(post.author));
-    $("#post-caption").replaceChildren(richText(post.caption));
-    const time = timeEl(post.created_at, { class: "muted", id: "post-time" });
-    $("#post-time").replaceWith(time);
-    $("#delete-post").hidden = post.author.id !== self.id;
-  };
+// --- rendering -------------------------------------------------------------------
 
-  const commentItem = (comment) => {
-    const canDelete = comment.author.id === self.id || post.author.id === self.id;
-    const item = h(
-      "li",
-      { class: "comment", dataset: { id: comment.id } },
-      avatar(comment.author),
-      h("div", { class: "comment-body" }, userLink(comment.author), " ", h("span", { class: "comment-text" }, richText(comment.body)), " ", timeEl(comment.created_at, { class: "muted" })),
+/** The counts and the like button: whatever changes. */
+function renderPost() {
+  const { post } = state;
+  $("#post").setAttribute("aria-busy", "false");
+  $("#like-count").textContent = String(post.like_count);
+  $("#comment-count").textContent = String(post.comment_count);
+  $("#like-label").textContent = post.like_count === 1 ? "like" : "likes";
+  $("#comment-label").textContent = post.comment_count === 1 ? "comment" : "comments";
+  ui.likeButton.textContent = likeLabel(post.liked_by_me);
+  ui.likeButton.setAttribute("aria-pressed", String(post.liked_by_me));
+}
+
+/** The photo, author, caption and time: what never changes. */
+function renderOnce() {
+  const { post } = state;
+  const alt = post.caption ? `Photo by ${post.author.username}: ${post.caption.slice(0, 120)}` : `Photo by ${post.author.username}`;
+  $("#post-media").replaceChildren(h("img", { src: post.image_url, alt, class: "post-image" }));
+  $("#post-author").replaceChildren(avatar(post.author), userLink(post.author));
+  $("#post-caption").replaceChildren(richText(post.caption));
+  $("#post-time").replaceWith(timeEl(post.created_at, { class: "muted", id: "post-time" }));
+  $("#delete-post").hidden = post.author.id !== state.me.id;
+}
+
+function commentItem(comment) {
+  const canDelete = comment.author.id === state.me.id || state.post.author.id === state.me.id;
+  const item = h(
+    "li",
+    { class: "comment", dataset: { id: comment.id } },
+    avatar(comment.author),
+    h("div", { class: "comment-body" }, userLink(comment.author), " ", h("span", { class: "comment-text" }, richText(comment.body)), " ", timeEl(comment.created_at, { class: "muted" })),
+  );
+  if (canDelete) {
+    item.append(
+      h("button", {
+        type: "button",
+        class: "link danger",
+        "aria-label": `Delete comment by ${comment.author.username}`,
+        onclick: () => deleteComment(comment, item),
+      }, "Delete"),
     );
-    if (canDelete) {
-      item.append(
-        h("button", {
-          type: "button",
-          class: "link danger",
-          "aria-label": `Delete comment by ${comment.author.username}`,
-          onclick: async () => {
-            try {
-              await api(`/api/comments/${comment.id}`, { method: "DELETE" });
-              comments.delete(comment.id);
-              item.remove();
-              post.comment_count = Math.max(0, post.comment_count - 1);
-              renderPost();
-            } catch (error) {
-              toast(error.detail);
-            }
-          },
-        }, "Delete"),
-      );
-    }
-    return item;
-  };
+  }
+  return item;
+}
 
-  const addComments = (items) => {
-    for (const comment of items) {
-      if (comments.has(comment.id)) continue;
-      const node = commentItem(comment);
-      comments.set(comment.id, node);
-      // Oldest first: insert before the first comment with a larger id.
-      const after = [...list.children].find((child) => Number(child.dataset.id) > comment.id);
-      list.insertBefore(node, after || null);
-    }
-  };
+function addComments(items) {
+  for (const comment of items) {
+    if (state.comments.has(comment.id)) continue;
+    const node = commentItem(comment);
+    state.comments.set(comment.id, node);
+    // Oldest first: insert before the first comment with a larger id.
+    const after = [...ui.list.children].find((child) => Number(child.dataset.id) > comment.id);
+    ui.list.insertBefore(node, after || null);
+  }
+}
 
-  const loadComments = async (pages) => {
-    let url = `${base}/comments`;
-    let count = 0;
-    const seen = new Set();
-    while (url && count < pages) {
-      const page = await api(url);
-      page.results.forEach((comment) => seen.add(comment.id));
-      addComments(page.results);
-      url = page.next;
-      count += 1;
-    }
-    if (!url) {
-      // Everything fetched: drop comments that were deleted meanwhile.
-      for (const [id, node] of comments) {
-        if (!seen.has(id)) {
-          node.remove();
-          comments.delete(id);
-        }
+// --- loading -----------------------------------------------------------------------
+
+/** The first `pages` pages of comments; when that is all of them, drops the deleted ones. */
+async function loadComments(pages) {
+  let url = `${state.base}/comments`;
+  let count = 0;
+  const seen = new Set();
+  while (url && count < pages) {
+    const page = await api(url);
+    page.results.forEach((comment) => seen.add(comment.id));
+    addComments(page.results);
+    url = page.next;
+    count += 1;
+  }
+  if (!url) {
+    // Everything fetched: drop comments that were deleted meanwhile.
+    for (const [id, node] of state.comments) {
+      if (!seen.has(id)) {
+        node.remove();
+        state.comments.delete(id);
       }
     }
-    commentsNext = url;
-    pagesLoaded = Math.max(pagesLoaded, count);
-    $("#more-comments").hidden = !commentsNext;
-  };
+  }
+  state.commentsNext = url;
+  state.pagesLoaded = Math.max(state.pagesLoaded, count);
+  ui.moreComments.hidden = !state.commentsNext;
+}
 
-  // One refresh at a time; a request for another while one runs makes it run once more.
-  let refreshing = null;
-  let again = false;
-  const refresh = () => {
-    if (refreshing) {
-      again = true;
-      return refreshing;
-    }
-    refreshing = (async () => {
-      do {
-        again = false;
-        try {
-          post = await api(base);
-          renderPost();
-          await loadComments(Math.min(MAX_COMMENT_PAGES, pagesLoaded + 1));
-        } catch (error) {
-          if (error.status === 404) toast("This post was deleted.");
-        }
-      } while (again);
-      refreshing = null;
-    })();
-    return refreshing;
-  };
+/** One refresh at a time; a request for another while one runs makes it run once more. */
+function refresh() {
+  if (state.refreshing) {
+    state.again = true;
+    return state.refreshing;
+  }
+  state.refreshing = (async () => {
+    do {
+      state.again = false;
+      try {
+        state.post = await api(state.base);
+        renderPost();
+        await loadComments(Math.min(MAX_COMMENT_PAGES, state.pagesLoaded + 1));
+      } catch (error) {
+        if (error.status === 404) toast("This post was deleted.");
+      }
+    } while (state.again);
+    state.refreshing = null;
+  })();
+  return state.refreshing;
+}
 
-  likeButton.addEventListener("click", () => toggleLike(post, renderPost));
-  $("#more-comments").addEventListener("click", async () => {
-    if (!commentsNext) return;
-    const page = await api(commentsNext);
-    addComments(page.results);
-    commentsNext = page.next;
-    pagesLoaded += 1;
-    $("#more-comments").hidden = !commentsNext;
-  });
-  $("#delete-post").addEventListener("click", async () => {
-    if (!window.confirm("Delete this post?")) return;
-    try {
-      await api(base, { method: "DELETE" });
-      window.location.assign(`/u/${encodeURIComponent(self.username)}`);
-    } catch (error) {
-      toast(error.detail);
-    }
+// --- actions -----------------------------------------------------------------------
+
+async function deleteComment(comment, item) {
+  try {
+    await api(`/api/comments/${comment.id}`, { method: "DELETE" });
+    state.comments.delete(comment.id);
+    item.remove();
+    state.post.comment_count = Math.max(0, state.post.comment_count - 1);
+    renderPost();
+  } catch (error) {
+    toast(error.detail);
+  }
+}
+
+async function onMoreComments() {
+  if (!state.commentsNext) return;
+  const page = await api(state.commentsNext);
+  addComments(page.results);
+  state.commentsNext = page.next;
+  state.pagesLoaded += 1;
+  ui.moreComments.hidden = !state.commentsNext;
+}
+
+async function onDeletePost() {
+  if (!window.confirm("Delete this post?")) return;
+  try {
+    await api(state.base, { method: "DELETE" });
+    window.location.assign(`/u/${encodeURIComponent(state.me.username)}`);
+  } catch (error) {
+    toast(error.detail);
+  }
+}
+
+async function onCommentSubmit(event) {
+  event.preventDefault();
+  const { form, error } = ui;
+  const body = form.body.value.trim();
+  if (!body) return showError(error, "Write something first.");
+  if (body.length > state.commentMax) return showError(error, `A comment is at most ${state.commentMax.toLocaleString("en-US")} characters.`);
+  showError(error, "");
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  try {
+    const comment = await api(`${state.base}/comments`, { method: "POST", json: { body } });
+    form.body.value = "";
+    addComments([comment]);
+    state.post.comment_count += 1;
+    renderPost();
+  } catch (failure) {
+    showError(error, failure.detail);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+/** Live for the author: a like, comment or mention on this post arrives as a notification. */
+function onNotification(event) {
+  if (event.detail.post === state.postId) refresh();
+}
+
+// --- wiring ------------------------------------------------------------------------
+
+export async function init(self) {
+  state.me = self;
+  state.postId = Number(document.body.dataset.postId);
+  state.base = `/api/posts/${state.postId}`;
+  state.commentMax = pageLimit("commentMax");
+  Object.assign(ui, {
+    list: $("#comments"),
+    likeButton: $("#like-button"),
+    moreComments: $("#more-comments"),
+    form: $("#comment-form"),
+    error: $("#comment-error"),
   });
 
-  const form = $("#comment-form");
-  const error = $("#comment-error");
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const body = form.body.value.trim();
-    if (!body) return showError(error, "Write something first.");
-    if (body.length > 2200) return showError(error, "A comment is at most 2,200 characters.");
-    showError(error, "");
-    const button = form.querySelector("button[type=submit]");
-    button.disabled = true;
-    try {
-      const comment = await api(`${base}/comments`, { method: "POST", json: { body } });
-      form.body.value = "";
-      addComments([comment]);
-      post.comment_count += 1;
-      renderPost();
-    } catch (failure) {
-      showError(error, failure.detail);
-    } finally {
-      button.disabled = false;
-    }
-  });
-
-  // Live for the author: a like, comment or mention on this post arrives as a notification.
-  document.addEventListener("instaclone:notification", (event) => {
-    if (event.detail.post === postId) refresh();
-  });
+  ui.likeButton.addEventListener("click", () => toggleLike(state.post, renderPost));
+  ui.moreComments.addEventListener("click", onMoreComments);
+  $("#delete-post").addEventListener("click", onDeletePost);
+  ui.form.addEventListener("submit", onCommentSubmit);
+  document.addEventListener("instaclone:notification", onNotification);
   gateway.on("reconnected", refresh);
   gateway.on("resync", refresh);
 
   await gateway.ready();
   try {
-    post = await api(base);
+    state.post = await api(state.base);
   } catch (failure) {
     $("#post").replaceChildren(h("p", {}, failure.status === 404 ? "This post does not exist any more." : failure.detail));
     return;
@@ -189,6 +224,6 @@ export async function init(self) {
   renderPost();
   await loadComments(1);
   setInterval(() => {
-    if (document.visibilityState === "visible" && post.author.id !== self.id) refresh();
+    if (document.visibilityState === "visible" && state.post.author.id !== state.me.id) refresh();
   }, POLL_MS);
 }

@@ -4,56 +4,63 @@ import { $, avatar, h } from "../util.js";
 
 const DEBOUNCE_MS = 200;
 
+export const state = {
+  timer: null, // the debounce before the next search
+  controller: null, // aborts the search in flight when another starts
+};
+
+const ui = {};
+
+function resultItem(user) {
+  return h(
+    "li",
+    { class: "result" },
+    h("a", { href: `/u/${encodeURIComponent(user.username)}` }, avatar(user), h("strong", {}, user.username), user.full_name ? h("span", { class: "muted" }, user.full_name) : null),
+  );
+}
+
+/** Searches for what the box says, and keeps it in the address (?q=) for reloads. */
+async function search() {
+  const q = ui.input.value.trim().replace(/^@/, "");
+  const url = new URL(window.location.href);
+  if (q) url.searchParams.set("q", q);
+  else url.searchParams.delete("q");
+  window.history.replaceState(null, "", url);
+  if (state.controller) state.controller.abort();
+  if (!q) {
+    ui.results.replaceChildren();
+    ui.empty.hidden = true;
+    return;
+  }
+  state.controller = new AbortController();
+  try {
+    const page = await api(`/api/users?q=${encodeURIComponent(q)}`, { signal: state.controller.signal });
+    ui.results.replaceChildren(...page.results.map(resultItem));
+    ui.empty.hidden = page.results.length > 0;
+  } catch (error) {
+    if (error.name !== "AbortError") {
+      ui.results.replaceChildren();
+      ui.empty.hidden = false;
+      ui.empty.textContent = error.detail || "Search failed.";
+    }
+  }
+}
+
+function onInput() {
+  clearTimeout(state.timer);
+  state.timer = setTimeout(search, DEBOUNCE_MS);
+}
+
+function onSubmit(event) {
+  event.preventDefault();
+  clearTimeout(state.timer);
+  search();
+}
+
 export async function init() {
-  const input = $("#search-q");
-  const results = $("#search-results");
-  const empty = $("#search-empty");
-  let timer = null;
-  let controller = null;
-
-  const search = async () => {
-    const q = input.value.trim().replace(/^@/, "");
-    const url = new URL(window.location.href);
-    if (q) url.searchParams.set("q", q);
-    else url.searchParams.delete("q");
-    window.history.replaceState(null, "", url);
-    if (controller) controller.abort();
-    if (!q) {
-      results.replaceChildren();
-      empty.hidden = true;
-      return;
-    }
-    controller = new AbortController();
-    try {
-      const page = await api(`/api/users?q=${encodeURIComponent(q)}`, { signal: controller.signal });
-      results.replaceChildren(
-        ...page.results.map((user) =>
-          h(
-            "li",
-            { class: "result" },
-            h("a", { href: `/u/${encodeURIComponent(user.username)}` }, avatar(user), h("strong", {}, user.username), user.full_name ? h("span", { class: "muted" }, user.full_name) : null),
-          ),
-        ),
-      );
-      empty.hidden = page.results.length > 0;
-    } catch (error) {
-      if (error.name !== "AbortError") {
-        results.replaceChildren();
-        empty.hidden = false;
-        empty.textContent = error.detail || "Search failed.";
-      }
-    }
-  };
-
-  input.addEventListener("input", () => {
-    clearTimeout(timer);
-    timer = setTimeout(search, DEBOUNCE_MS);
-  });
-  $("#search-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    clearTimeout(timer);
-    search();
-  });
-  input.focus();
-  if (input.value) await search();
+  Object.assign(ui, { input: $("#search-q"), results: $("#search-results"), empty: $("#search-empty") });
+  ui.input.addEventListener("input", onInput);
+  $("#search-form").addEventListener("submit", onSubmit);
+  ui.input.focus();
+  if (ui.input.value) await search();
 }

@@ -1,76 +1,92 @@
 // New post: image preview, caption counter, client-side checks, the server's own errors.
 import { api } from "../api.js";
-import { $, showError } from "../util.js";
+import { $, megabytes, pageLimit, showError } from "../util.js";
 
-const MAX_BYTES = 10 * 1024 * 1024;
-const CAPTION_MAX = 2200;
+export const state = {
+  imageMaxBytes: 0, // the server's limits, from <body data-image-max-bytes>
+  captionMax: 0, // and data-caption-max
+  previewUrl: null, // the object URL of the shown preview, revoked when replaced
+};
 
+const ui = {};
+
+/** What is wrong with `file` as a photo to share ("" when nothing is). */
 export function checkImage(file) {
   if (!file) return "Choose a photo to share.";
   if (!file.type || !file.type.startsWith("image/")) return "That file is not an image. Choose a JPEG, PNG, GIF or WebP photo.";
-  if (file.size > MAX_BYTES) return `That image is ${(file.size / 1024 / 1024).toFixed(1)} MB; the limit is 10 MB.`;
+  if (file.size > state.imageMaxBytes) return `That image is ${(file.size / 1024 / 1024).toFixed(1)} MB; the limit is ${megabytes(state.imageMaxBytes)} MB.`;
   if (file.size === 0) return "That file is empty.";
   return "";
 }
 
+function renderPreview(file) {
+  if (state.previewUrl) URL.revokeObjectURL(state.previewUrl);
+  state.previewUrl = null;
+  ui.preview.hidden = true;
+  if (!file) return;
+  state.previewUrl = URL.createObjectURL(file);
+  ui.previewImage.src = state.previewUrl;
+  ui.preview.hidden = false;
+}
+
+function renderCounter() {
+  ui.counter.textContent = `${ui.caption.value.length} / ${state.captionMax}`;
+}
+
+function onImageChange() {
+  const file = ui.input.files[0];
+  const problem = checkImage(file);
+  showError(ui.error, file ? problem : "");
+  ui.input.setAttribute("aria-invalid", problem && file ? "true" : "false");
+  renderPreview(problem ? null : file);
+}
+
+function onPreviewError() {
+  if (state.previewUrl) showError(ui.error, "This file does not look like an image the browser can show; the server will check it too.");
+}
+
+async function onSubmit(event) {
+  event.preventDefault();
+  const { input, caption, error, submit } = ui;
+  const file = input.files[0];
+  const problem = checkImage(file) || (caption.value.length > state.captionMax ? "The caption is too long." : "");
+  if (problem) {
+    showError(error, problem);
+    (file ? caption : input).focus();
+    return;
+  }
+  showError(error, "");
+  const body = new FormData();
+  body.append("image", file);
+  body.append("caption", caption.value);
+  submit.disabled = true;
+  submit.textContent = "Sharing…";
+  try {
+    const post = await api("/api/posts", { method: "POST", form: body });
+    window.location.assign(`/p/${post.id}`);
+  } catch (failure) {
+    const fields = Object.values(failure.fields || {}).flat();
+    showError(error, fields.length > 1 ? fields.join(" ") : failure.detail);
+    submit.disabled = false;
+    submit.textContent = "Share";
+  }
+}
+
 export async function init() {
-  const form = $("#upload-form");
-  const input = $("#upload-image");
-  const caption = $("#upload-caption");
-  const counter = $("#upload-caption-count");
-  const preview = $("#upload-preview");
-  const previewImage = $("#upload-preview-img");
-  const error = $("#upload-error");
-  const submit = $("#upload-submit");
-  let previewUrl = null;
-
-  const showPreview = (file) => {
-    if (previewUrl) URL.revokeObjectURL(previewUrl);
-    previewUrl = null;
-    preview.hidden = true;
-    if (!file) return;
-    previewUrl = URL.createObjectURL(file);
-    previewImage.src = previewUrl;
-    preview.hidden = false;
-  };
-
-  input.addEventListener("change", () => {
-    const file = input.files[0];
-    const problem = checkImage(file);
-    showError(error, file ? problem : "");
-    input.setAttribute("aria-invalid", problem && file ? "true" : "false");
-    showPreview(problem ? null : file);
+  state.imageMaxBytes = pageLimit("imageMaxBytes");
+  state.captionMax = pageLimit("captionMax");
+  Object.assign(ui, {
+    form: $("#upload-form"),
+    input: $("#upload-image"),
+    caption: $("#upload-caption"),
+    counter: $("#upload-caption-count"),
+    preview: $("#upload-preview"),
+    previewImage: $("#upload-preview-img"),
+    error: $("#upload-error"),
+    submit: $("#upload-submit"),
   });
-  previewImage.addEventListener("error", () => {
-    if (previewUrl) showError(error, "This file does not look like an image the browser can show; the server will check it too.");
-  });
-  caption.addEventListener("input", () => {
-    counter.textContent = `${caption.value.length} / ${CAPTION_MAX}`;
-  });
-
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const file = input.files[0];
-    const problem = checkImage(file) || (caption.value.length > CAPTION_MAX ? "The caption is too long." : "");
-    if (problem) {
-      showError(error, problem);
-      (file ? caption : input).focus();
-      return;
-    }
-    showError(error, "");
-    const body = new FormData();
-    body.append("image", file);
-    body.append("caption", caption.value);
-    submit.disabled = true;
-    submit.textContent = "Sharing…";
-    try {
-      const post = await api("/api/posts", { method: "POST", form: body });
-      window.location.assign(`/p/${post.id}`);
-    } catch (failure) {
-      const fields = Object.values(failure.fields || {}).flat();
-      showError(error, fields.length > 1 ? fields.join(" ") : failure.detail);
-      submit.disabled = false;
-      submit.textContent = "Share";
-    }
-  });
+  ui.input.addEventListener("change", onImageChange);
+  ui.previewImage.addEventListener("error", onPreviewError);
+  ui.caption.addEventListener("input", renderCounter);
+  ui.form.addEventListener("submit", onSubmit);
 }
