@@ -15,6 +15,8 @@ import dj_database_url
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
+from core.postgres.base import TrackedConnection
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -23,6 +25,22 @@ def env_bool(name: str, default: bool) -> bool:
     if value is None or value == "":
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    try:
+        return int(value) if value else default
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}.") from None
+
+
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    try:
+        return float(value) if value else default
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {value!r}.") from None
 
 
 def env_list(name: str, default: str) -> list[str]:
@@ -111,15 +129,44 @@ TEMPLATES = [
 ]
 
 # Database: SQLite file by default, DATABASE_URL otherwise.
-DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
-        conn_health_checks=True,
+DATABASES = {"default": dj_database_url.parse(os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# PostgreSQL through a bounded pool per process (psycopg 3 and Django's pool): under ASGI each
+# request runs in a thread of its own, and a connection per thread made the number of
+# connections follow the number of concurrent requests ("too many clients" under load). A
+# request borrows a connection for its duration; past DB_POOL_SIZE it waits up to
+# DB_POOL_TIMEOUT seconds, then gets 503 `unavailable`. The gateway's send path has its own
+# small asyncio pool (WS_DB_POOL_SIZE, realtime/pg.py): a process holds at most
+# DB_POOL_SIZE + WS_DB_POOL_SIZE connections.
+DB_POOL_SIZE = env_int("DB_POOL_SIZE", 8)
+DB_POOL_TIMEOUT = env_float("DB_POOL_TIMEOUT", 10.0)
+WS_DB_POOL_SIZE = env_int("WS_DB_POOL_SIZE", 4)
+POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+if POSTGRES:
+    # Django's backend, failing fast while the database is unreachable (core/postgres).
+    DATABASES["default"]["ENGINE"] = "core.postgres"
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them
+    # A borrowed connection is checked first: one that died (a PostgreSQL restart) is
+    # replaced instead of failing the request.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "connect_timeout": 5,
+            "pool": {
+                "min_size": min(2, DB_POOL_SIZE),
+                "max_size": DB_POOL_SIZE,
+                "timeout": DB_POOL_TIMEOUT,
+                # A connection idle this long is closed (down to min_size).
+                "max_idle": 60,
+                # Give up a failing connection attempt after this long, so the next
+                # request starts a fresh one: recovery after an outage takes seconds.
+                "reconnect_timeout": 2,
+                "connection_class": TrackedConnection,
+            },
+        }
     )
-}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
+    if env_bool("DB_DISABLE_SERVER_SIDE_CURSORS", False):
+        # Behind PgBouncer in transaction pooling: no cursor outlives its transaction.
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 else:
     # SQLite serialises writers; wait for the lock instead of failing at once.
     DATABASES["default"].setdefault("OPTIONS", {}).update(

@@ -9,8 +9,8 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-import psycopg2
-from psycopg2 import sql
+import psycopg
+from psycopg import sql
 
 from tests.tcp_proxy import free_port
 
@@ -42,8 +42,8 @@ class Database:
         self._execute("CREATE DATABASE {}")
 
     def _execute(self, statement: str) -> None:
-        conn = psycopg2.connect(_admin_dsn())
-        conn.autocommit = True
+        conn = psycopg.connect(_admin_dsn(), autocommit=True)
+
         try:
             with conn.cursor() as cursor:
                 cursor.execute(sql.SQL(statement).format(sql.Identifier(self.name)))

@@ -5,7 +5,7 @@ import json
 import subprocess
 import sys
 
-import psycopg2
+import psycopg
 import pytest
 from django.apps import apps
 from django.db import connection
@@ -144,7 +144,7 @@ def test_dumpdata_then_loaddata_into_a_fresh_database_restores_every_row(tmp_pat
         assert "Installed" in loaded.stdout
 
         # then: every row is back
-        conn = psycopg2.connect(restored.url)
+        conn = psycopg.connect(restored.url)
         try:
             with conn.cursor() as cursor:
                 after = {table: rows_of(cursor, table, pk, enc) for table, pk, enc in tables()}
