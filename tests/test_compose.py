@@ -121,7 +121,7 @@ def docker_daemon():
 
 
 @pytest.fixture(scope="module")
-def stack(docker_daemon):
+def stack(docker_daemon, request):
     compose = dh.compose_command()
     if os.environ.get("COMPOSE_TEST_IMAGES", "local") == "public":
         images = {}
@@ -160,6 +160,7 @@ def stack(docker_daemon):
         )
     stack = Stack(compose, env, project, lb_port, prometheus_port)
     started = time.monotonic()
+    failed_before = request.session.testsfailed
     try:
         # Every app service shares APP_IMAGE: one build serves them all.
         stack("build", "migrate", timeout=1200)
@@ -173,6 +174,8 @@ def stack(docker_daemon):
         print(stack.logs(tail=80))  # noqa: T201 - shown with the failure
         raise
     finally:
+        if request.session.testsfailed > failed_before:
+            print(stack.logs(tail=80))  # noqa: T201 - the services' side of a failed test
         stack("down", "-v", "--remove-orphans", "--timeout", "5", timeout=300, check=False)
 
 
