@@ -21,6 +21,7 @@ import os
 import secrets
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 import warnings
@@ -175,7 +176,12 @@ def stack(docker_daemon, request):
         raise
     finally:
         if request.session.testsfailed > failed_before:
-            print(stack.logs(tail=80))  # noqa: T201 - the services' side of a failed test
+            # the services' side of a failed test, kept past `down`
+            path = Path(tempfile.gettempdir()) / f"{project}.log"
+            path.write_text(stack.logs(tail=300))
+            reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                reporter.write_line(f"compose stack logs of the failed test(s): {path}")
         stack("down", "-v", "--remove-orphans", "--timeout", "5", timeout=300, check=False)
 
 
