@@ -35,10 +35,11 @@ test: install-dev
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-# The quick run: everything but real processes, browsers, fault injection and fuzzing.
+# The quick run: everything but real processes, browsers, fault injection, fuzzing and the
+# compose stack.
 test-quick: install-dev
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
-		$(VENV)/bin/pytest -m "not e2e and not browser and not faults and not fuzz" $(PYTEST_ARGS)
+		$(VENV)/bin/pytest -m "not e2e and not browser and not faults and not fuzz and not compose" $(PYTEST_ARGS)
 
 # Lint: ruff's checks and formatting, and mypy (django-stubs) over core/, realtime/, config/ and the services.
 lint: install-dev

@@ -76,6 +76,18 @@ def test_database_and_redis_urls_select_postgres_and_redis():
     assert config["cache"] == "core.cache.ResilientRedisCache"
 
 
+@pytest.mark.parametrize(("value", "expected"), [(None, False), ("1", True), ("0", False)])
+def test_server_side_cursors_can_be_turned_off_for_pgbouncer(value, expected):
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.DATABASES['default']['DISABLE_SERVER_SIDE_CURSORS'])"
+    )
+    extra = {} if value is None else {"DB_DISABLE_SERVER_SIDE_CURSORS": value}
+    result = run_python(code, DATABASE_URL="postgres://postgres@localhost:5432/x", **extra)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(expected)
+
+
 def test_throttle_rates_are_overridden_per_scope():
     result = run_python(PRINT_SETTINGS, THROTTLE_RATES="login=10/min,message=120/min")
     throttles = json.loads(result.stdout)["throttles"]
