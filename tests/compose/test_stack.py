@@ -403,8 +403,10 @@ def test_the_stack_is_up_behind_the_balancer_with_pgbouncer_and_the_scheduler(st
         "python",
         "-c",
         (
-            "import os, psycopg2; c = psycopg2.connect(host='pgbouncer', port=5432, dbname='pgbouncer', user='instaclone', "
-            "password=os.environ['DATABASE_URL'].split(':')[2].split('@')[0]); c.autocommit = True; k = c.cursor(); "
+            # The admin console speaks the simple query protocol only: a ClientCursor.
+            "import os, psycopg; c = psycopg.connect(host='pgbouncer', port=5432, dbname='pgbouncer', user='instaclone', "
+            "password=os.environ['DATABASE_URL'].split(':')[2].split('@')[0], autocommit=True, "
+            "cursor_factory=psycopg.ClientCursor); k = c.cursor(); "
             "k.execute('SHOW CONFIG'); print(dict((r[0], r[1]) for r in k.fetchall())['pool_mode'])"
         ),
     )

@@ -1,4 +1,4 @@
-"""The deployment files, read (tests/test_compose.py runs them): the compose stack's services
+"""The deployment files, read (tests/compose/test_stack.py runs them): the compose stack's services
 and wiring, the images' build arguments, the balancer's site."""
 
 import re
