@@ -44,6 +44,7 @@ class Imports(ast.NodeVisitor):
     def __init__(self, module: str, known: set[str], *, is_package: bool):
         self.module, self.known, self.is_package = module, known, is_package
         self.found: list[tuple[int, str, bool, bool]] = []
+        self.in_function: list[tuple[int, str]] = []  # every import inside a function, any module
         self.function_depth = 0
         self.typing_only = 0
 
@@ -58,10 +59,14 @@ class Imports(ast.NodeVisitor):
             self.found.append((node.lineno, target, self.function_depth > 0, self.typing_only > 0))
 
     def visit_Import(self, node):
+        if self.function_depth:
+            self.in_function.append((node.lineno, ", ".join(alias.name for alias in node.names)))
         for alias in node.names:
             self._add(node, alias.name)
 
     def visit_ImportFrom(self, node):
+        if self.function_depth:
+            self.in_function.append((node.lineno, "." * node.level + (node.module or "")))
         if node.level:  # relative: from this module's package, up `level - 1` packages
             package = self.module.split(".") if self.is_package else self.module.split(".")[:-1]
             prefix = ".".join(package[: len(package) - node.level + 1])
@@ -95,7 +100,7 @@ def project_imports():
     for module, path in files.items():
         visitor = Imports(module, known, is_package=path.name == "__init__.py")
         visitor.visit(ast.parse(path.read_text(), filename=str(path)))
-        result[module] = (path, visitor.found)
+        result[module] = (path, visitor.found, visitor.in_function)
     return result
 
 
@@ -131,7 +136,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_imports_run_one_way_down_the_layers():
     wrong = []
-    for module, (path, found) in IMPORTS.items():
+    for module, (path, found, _) in IMPORTS.items():
         source = package_of(module)
         for line, target, _in_function, typing_only in found:
             dest = package_of(target)
@@ -145,7 +150,7 @@ def test_imports_run_one_way_down_the_layers():
 
 def test_no_two_packages_import_each_other_even_through_a_third():
     graph: dict[str, set[str]] = defaultdict(set)
-    for module, (_path, found) in IMPORTS.items():
+    for module, (_path, found, _) in IMPORTS.items():
         for _line, target, _in_function, typing_only in found:
             if not typing_only and package_of(target) != package_of(module):
                 graph[package_of(module)].add(package_of(target))
@@ -154,22 +159,22 @@ def test_no_two_packages_import_each_other_even_through_a_third():
 
 def test_no_module_imports_another_that_imports_it_back():
     graph = {
-        module: {t for _l, t, _f, typing_only in found if not typing_only} for module, (_p, found) in IMPORTS.items()
+        module: {t for _l, t, _f, typing_only in found if not typing_only} for module, (_p, found, _) in IMPORTS.items()
     }
     assert find_cycle(graph) is None
 
 
 def test_an_import_inside_a_function_says_why():
     silent = []
-    for path, found in IMPORTS.values():
+    for path, _found, in_function in IMPORTS.values():
         lines = path.read_text().splitlines()
-        for line, target, in_function, _typing_only in found:
+        for line, target in in_function:
             # The reason: on the line, or in a comment just above the block of imports.
             above = line - 2
             while above > 0 and lines[above].strip().startswith(("from ", "import ")):
                 above -= 1
             said = "#" in lines[line - 1] or lines[above].strip().startswith("#")
-            if in_function and not said:
+            if not said:
                 silent.append(f"{path.relative_to(ROOT)}:{line} imports {target} inside a function")
     assert not silent, "\n".join(silent)
 
