@@ -9,7 +9,6 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 from accounts import services
@@ -25,7 +24,7 @@ from accounts.serializers import AuthResultSerializer, ProfileSerializer
 from core.images import check_request_size
 from core.pagination import CursorPagination
 from core.parsers import JSONParser
-from core.throttling import ScopedThrottle
+from core.throttling import AnonRateThrottle, ScopedThrottle, UserRateThrottle
 
 THROTTLES = [AnonRateThrottle, UserRateThrottle, ScopedThrottle]
 SEARCH_MAX = 30

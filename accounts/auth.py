@@ -22,8 +22,10 @@ class ApiTokenStore:
     def user_for_token(self, key: str):
         return user_for_token(key)
 
-    def token_valid(self, *, digest: str, user_id: int) -> bool:
-        return ApiToken.objects.filter(digest=digest, user_id=user_id, user__is_active=True).exists()
+    def valid_tokens(self, pairs: list[tuple[str, int]]) -> set[str]:
+        wanted = dict(pairs)
+        found = ApiToken.objects.filter(digest__in=list(wanted), user__is_active=True).values_list("digest", "user_id")
+        return {digest for digest, user_id in found if wanted.get(digest) == user_id}
 
 
 class TokenAuthentication(authentication.BaseAuthentication):

@@ -68,15 +68,15 @@ def run(args) -> None:
     import django
 
     django.setup()
+    from asgiref.sync import async_to_sync
     from django.conf import settings
     from django.db import connection
-    from django.utils import timezone
     from rest_framework.test import APIClient
 
     from accounts.models import Follow, User
     from feed import fanout
     from feed.models import Post
-    from realtime.models import Connection
+    from realtime import presence
     from tests.factories import image_upload
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -101,8 +101,7 @@ def run(args) -> None:
     )
     fans = User.objects.bulk_create([User(username=f"fan{i}", email=f"fan{i}@x.com") for i in range(args.followers)])
     Follow.objects.bulk_create([Follow(follower=f, followee=popular) for f in fans], batch_size=5000)
-    now = timezone.now()
-    Connection.objects.bulk_create([Connection(channel_name=f"bench.{f.pk}", user=f, seen_at=now) for f in fans[::10]])
+    async_to_sync(presence.refresh)(sockets=[(f.pk, f"bench.{f.pk}") for f in fans[::10]])
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
 

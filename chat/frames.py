@@ -1,8 +1,9 @@
 """Chat's socket actions, registered with the gateway (realtime.registry) by ChatConfig.
 
-`message.send` and `message.read` call the same services as REST, so both doors accept
-and refuse alike; `typing` is an ephemeral frame to the conversation's other participants.
-Database work runs in the gateway's database threads (`database_call`).
+`message.send` and `message.read` do what the REST views do (the same statement or
+services), so both doors accept and refuse alike; `typing` is an ephemeral frame to the
+conversation's other participants. ORM work runs in the gateway's database threads
+(`database_call`); the send, on PostgreSQL, on the event loop.
 """
 
 import time
@@ -10,9 +11,10 @@ import time
 from chat import selectors, services
 from chat.models import CLIENT_ID_MAX
 from chat.serializers import message_payload, read_payload
-from core.throttling import throttle_user_write
+from core.throttling import athrottle_user_write
+from realtime import events, pg
 from realtime.db import database_call
-from realtime.frames import FrameError, int_field, str_field
+from realtime.frames import Encoded, FrameError, int_field, str_field
 from realtime.registry import frame_handler
 
 # Typing comes in streams: a socket's membership lookups are kept this long.
@@ -21,18 +23,28 @@ MEMBERSHIP_CACHE_MAX = 100
 
 
 @frame_handler("message.send")
-async def message_send(socket, frame: dict) -> dict:
+async def message_send(socket, frame: dict) -> Encoded | dict:
+    """On PostgreSQL one statement on the event loop (chat_message_send, through
+    realtime.pg), committed before the ack; the events go out after it, encoded once."""
     conversation = int_field(frame, "conversation")
     body = frame.get("body")
     client_id = str_field(frame, "client_id", max_chars=CLIENT_ID_MAX)
     services.message_validate(body=body, client_id=client_id)
-    return await _send(socket.user, conversation, body, client_id)
+    # The REST send's throttle scope, shared: a socket is no way around it.
+    athrottle_user_write(user_id=socket.uid, scope="message")
+    if not pg.available():
+        return await _send_orm(socket.user, conversation, body, client_id)
+    params = services.send_params(sender_id=socket.uid, conversation_id=conversation, body=body, client_id=client_id)
+    rows = await pg.fetch(services.SEND_SQL, params)
+    sent = services.send_outcome(rows[0], sender=socket.brief, conversation_id=conversation, client_id=client_id)
+    data = Encoded(events.dumps(sent.data))
+    if sent.created:
+        events.announce("message.new", sent.assigned, data, committed=True)
+    return data
 
 
 @database_call
-def _send(user, conversation_id: int, body: str, client_id: str) -> dict:
-    # The REST send's throttle scope, shared: a socket is no way around it.
-    throttle_user_write(user=user, scope="message")
+def _send_orm(user, conversation_id: int, body: str, client_id: str) -> dict:
     message, _created = services.message_send(
         sender=user, conversation_id=conversation_id, body=body, client_id=client_id
     )

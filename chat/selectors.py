@@ -7,6 +7,7 @@ from rest_framework.exceptions import NotFound
 from accounts.models import User
 from accounts.selectors import blocked_among, exclude_blocked
 from chat.models import Conversation, Message, Participant
+from chat.serializers import message_payload
 from core.ids import is_id
 
 
@@ -71,3 +72,11 @@ def conversation_other_participant_ids(*, user_id: int, conversation_id: int) ->
     others = [uid for uid in ids if uid != user_id]
     excluded = blocked_among(user_id=user_id, other_ids=others)
     return [uid for uid in others if uid not in excluded]
+
+
+def message_event_data(message_ids: list[int]) -> dict[int, dict]:
+    """The data of the `message.new` events of these messages, by id: the event log stores
+    them by reference and asks here on replay (one query). A message gone for good reads as
+    `{"id", "deleted": true}`."""
+    found = {m.pk: message_payload(m) for m in Message.objects.filter(pk__in=message_ids).select_related("sender")}
+    return {mid: found.get(mid, {"id": mid, "deleted": True}) for mid in message_ids}

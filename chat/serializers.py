@@ -1,3 +1,4 @@
+from datetime import datetime
 from typing import TypedDict
 
 from drf_spectacular.utils import extend_schema_field
@@ -9,17 +10,31 @@ from chat.models import Conversation, Message
 from core.wire import iso_time, represented_by
 
 
-def message_payload(message: Message) -> dict:
-    """message: `{id, conversation, sender, body, client_id, created_at}`; also the `data`
-    of a `message.new` event. `message.sender` should be loaded already."""
+def message_data(
+    *, message_id: int, conversation_id: int, sender: dict, body: str, client_id: str, created_at: datetime
+) -> dict:
+    """message: `{id, conversation, sender, body, client_id, created_at}`, `sender` a user
+    brief; also the `data` of a `message.new` event. The one description of the shape."""
     return {
-        "id": message.pk,
-        "conversation": message.conversation_id,
-        "sender": user_brief(message.sender),
-        "body": message.body,
-        "client_id": message.client_id,
-        "created_at": iso_time(message.created_at),
+        "id": message_id,
+        "conversation": conversation_id,
+        "sender": sender,
+        "body": body,
+        "client_id": client_id,
+        "created_at": iso_time(created_at),
     }
+
+
+def message_payload(message: Message) -> dict:
+    """`message_data` of a Message (its `sender` loaded already)."""
+    return message_data(
+        message_id=message.pk,
+        conversation_id=message.conversation_id,
+        sender=user_brief(message.sender),
+        body=message.body,
+        client_id=message.client_id,
+        created_at=message.created_at,
+    )
 
 
 class MessageSerializer(serializers.ModelSerializer):

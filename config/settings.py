@@ -140,6 +140,9 @@ DATABASES = {"default": dj_database_url.parse(os.environ.get("DATABASE_URL") or 
 DB_POOL_SIZE = env_int("DB_POOL_SIZE", 8)
 DB_POOL_TIMEOUT = env_float("DB_POOL_TIMEOUT", 10.0)
 WS_DB_POOL_SIZE = env_int("WS_DB_POOL_SIZE", 4)
+# Server-side prepared statements on the gateway's hot path; off behind PgBouncer in
+# transaction pooling, which cannot carry them between transactions.
+DB_PREPARE_STATEMENTS = env_bool("DB_PREPARE_STATEMENTS", True)
 POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 if POSTGRES:
     # Django's backend, failing fast while the database is unreachable (core/postgres).
@@ -176,6 +179,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Channel layer and cache: Redis when REDIS_URL is set, in-process otherwise.
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Keys of the cache, throttles and presence (core/redis.py) live under this prefix.
+REDIS_PREFIX = os.environ.get("CACHE_PREFIX", "instaclone")
 if REDIS_URL:
     # The pub/sub layer: measured faster than the core layer (bench/channel_layers.py) and
     # it never silently drops at a capacity bound; what Redis loses anyway the event log
@@ -203,8 +208,8 @@ if REDIS_URL:
         "default": {
             "BACKEND": "core.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": os.environ.get("CACHE_PREFIX", "instaclone"),
-            "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
+            "KEY_PREFIX": REDIS_PREFIX,
+            "OPTIONS": {"socket_timeout": 0.25, "socket_connect_timeout": 0.25},
         }
     }
 else:
@@ -303,8 +308,8 @@ REST_FRAMEWORK = {
     # endpoint takes a form body a cross-site <form> could post.
     "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "core.throttling.AnonRateThrottle",
+        "core.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": parse_throttle_rates(os.environ.get("THROTTLE_RATES", "")),
     # Throttles count per REMOTE_ADDR, never per a client-written X-Forwarded-For (a new value

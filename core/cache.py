@@ -1,29 +1,28 @@
-"""A Redis cache that degrades to "miss" while Redis is down.
+"""A Redis cache that degrades to "miss" while Redis is down, without waiting for it.
 
-Throttles and cached reads go through the cache on every request; a Redis outage must fail
-no request and no write. Reads answer the default, writes are dropped (cached values carry
-short timeouts, so an invalidation lost in an outage heals by itself), and it is logged.
+Cached reads go through the cache on every request; a Redis outage must fail no request and
+no write. Reads answer the default, writes are dropped (cached values carry short timeouts,
+so an invalidation lost in an outage heals by itself). After one failure the process's Redis
+breaker (core.redis) opens and the cache is skipped without a round trip until it closes.
 """
 
 import functools
-import logging
 
 from django.core.cache.backends.redis import RedisCache
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
-log = logging.getLogger(__name__)
-_OUTAGE = (RedisConnectionError, RedisTimeoutError, OSError)
+from core.redis import OUTAGE, REDIS
 
 
 def _tolerant(fallback):
     def decorate(method):
         @functools.wraps(method)
         def wrapper(self, *args, **kwargs):
+            if not REDIS.available:
+                return fallback(*args, **kwargs)
             try:
                 return method(self, *args, **kwargs)
-            except _OUTAGE:
-                log.warning("cache unavailable: %s skipped", method.__name__)
+            except OUTAGE:
+                REDIS.failed(f"cache {method.__name__}")
                 return fallback(*args, **kwargs)
 
         return wrapper

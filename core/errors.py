@@ -16,7 +16,6 @@ from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
 UNAVAILABLE_DETAIL = "The database is unavailable; try again shortly."
 # What counts as "the database is unreachable" (a 503 / `unavailable`, not a 500).
@@ -96,6 +95,10 @@ def error_body(detail: str, code: str, fields: dict | None = None) -> dict:
 
 def exception_handler(exc, context):
     """DRF's EXCEPTION_HANDLER: every API error as `{detail, code, fields?}`."""
+    # rest_framework.views reads DEFAULT_THROTTLE_CLASSES (core.throttling, which uses this
+    # module) when it is first imported: importing it at the top would be an import cycle.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     api_exc = api_exception(exc)
     if api_exc is None:
         return None

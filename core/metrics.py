@@ -11,3 +11,8 @@ WS_CLOSES = Counter("instaclone_ws_closes_total", "Sockets closed by the server"
 HTTP_LATENCY = Histogram(
     "instaclone_http_request_seconds", "HTTP request latency by route pattern", ["method", "route", "status"]
 )
+DELIVERY_LATENCY = Histogram(
+    "instaclone_delivery_latency_seconds",
+    "From an event's commit to its send on a socket (live pushes)",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)

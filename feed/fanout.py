@@ -16,11 +16,11 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from django.db import close_old_connections, connection
 from django.db.models import Q
 
-from accounts.models import Follow
+from accounts.models import Follow, User
 from accounts.selectors import exclude_blocked
 from feed.models import Post
 from feed.serializers import post_payload
-from realtime.presence import live_connections
+from realtime import presence
 from realtime.publish import push_frame
 
 log = logging.getLogger(__name__)
@@ -56,21 +56,21 @@ def wait_idle(timeout: float = 10.0) -> bool:
     return not not_done
 
 
-def online_recipient_ids(*, author_id: int, after_id: int = 0, limit: int = CHUNK_SIZE) -> list[int]:
-    """Ids (ascending, > after_id) of the author's followers with a live websocket, plus the
-    author when online; neither side of a block is included."""
+def audience_ids(*, author_id: int, after_id: int = 0, limit: int = CHUNK_SIZE) -> list[int]:
+    """Ids (ascending, > after_id, at most `limit`) of the author's followers and the author,
+    without anyone either side of a block with the author."""
     followers = Follow.objects.filter(followee_id=author_id).values("follower_id")
-    audience = live_connections().filter(Q(user_id__in=followers) | Q(user_id=author_id), user_id__gt=after_id)
+    audience = User.objects.filter(Q(pk__in=followers) | Q(pk=author_id), pk__gt=after_id, is_active=True)
     return list(
-        exclude_blocked(audience, user_id=author_id, field="user_id")
-        .order_by("user_id")
-        .values_list("user_id", flat=True)
-        .distinct()[:limit]
+        exclude_blocked(audience, user_id=author_id, field="pk").order_by("pk").values_list("pk", flat=True)[:limit]
     )
 
 
 def fan_out(post_id: int) -> int:
-    """Publishes the post to its online audience now; returns how many users were told."""
+    """Publishes the post to its online audience now; returns how many users were told.
+
+    The audience is read from the database in chunks by id and each chunk is narrowed to
+    who is online with one presence lookup (Redis)."""
     post = Post.objects.select_related("author").filter(pk=post_id).first()
     if post is None:
         return 0
@@ -78,14 +78,14 @@ def fan_out(post_id: int) -> int:
     told = 0
     after = 0
     while True:
-        ids = online_recipient_ids(author_id=post.author_id, after_id=after)
-        if not ids:
-            return told
-        push_frame(ids, {"type": "feed.post", "data": data})
-        told += len(ids)
-        after = ids[-1]
+        ids = audience_ids(author_id=post.author_id, after_id=after)
+        online = sorted(presence.online_among(ids))
+        if online:
+            push_frame(online, {"type": "feed.post", "data": data})
+            told += len(online)
         if len(ids) < CHUNK_SIZE:
             return told
+        after = ids[-1]
 
 
 def _run(post_id: int) -> None:

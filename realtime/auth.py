@@ -24,10 +24,12 @@ from typing import Protocol, cast
 from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
-from django.contrib.auth import get_user
+from django.contrib.auth import SESSION_KEY, get_user, get_user_model
 from django.contrib.auth.models import AnonymousUser
+from django.contrib.sessions.models import Session
 from django.http import HttpRequest
 from django.http.request import split_domain_port, validate_host
+from django.utils import timezone
 
 from core.crypto import digest
 from core.errors import UNAVAILABLE_ERRORS
@@ -42,8 +44,9 @@ class TokenStore(Protocol):
     def user_for_token(self, key: str):
         """The active user a token key belongs to, or None."""
 
-    def token_valid(self, *, digest: str, user_id: int) -> bool:
-        """Whether the token with this digest still names this active user."""
+    def valid_tokens(self, pairs: list[tuple[str, int]]) -> set[str]:
+        """Of these (digest, user id) pairs, the digests whose token still names that active
+        user (one query)."""
 
 
 MAX_CREDENTIAL_CHARS = 128
@@ -119,18 +122,52 @@ def authenticate(tokens: TokenStore, token: str | None, session_key: str | None)
     return None, "", ""
 
 
-def credential_still_valid(scope, *, user_id: int) -> bool:
-    """Whether the credential a socket opened with still names its user (a logout whose
-    `auth.revoked` publish was lost is caught by the gateway's periodic check). Runs in a
-    database thread."""
-    kind = scope.get("credential_kind", "")
-    if kind == "token":
-        return scope["token_store"].token_valid(digest=scope.get("credential_digest", ""), user_id=user_id)
-    session_key = scope.get("session_key")
-    if kind == "session" and session_key:
-        user = _user_for_session(session_key)
-        return user is not None and user.pk == user_id
-    return False
+def invalid_credentials(sockets: list[tuple[int, dict, int]]) -> set[int]:
+    """Of these (socket id, scope, user id), the socket ids whose credential no longer names
+    their user: a token deleted, a session ended. One query for the tokens and one for the
+    sessions (database sessions; another session engine is asked session by session). Runs
+    in a database thread, for the gateway's periodic check (realtime.hub)."""
+    invalid: set[int] = set()
+    tokens: dict[TokenStore, list[tuple[int, str, int]]] = {}
+    sessions: list[tuple[int, str, int]] = []
+    for socket_id, scope, user_id in sockets:
+        kind = scope.get("credential_kind", "")
+        if kind == "token":
+            tokens.setdefault(scope["token_store"], []).append((socket_id, scope.get("credential_digest", ""), user_id))
+        elif kind == "session" and scope.get("session_key"):
+            sessions.append((socket_id, scope["session_key"], user_id))
+        else:
+            invalid.add(socket_id)
+    for store, entries in tokens.items():
+        valid = store.valid_tokens([(token_digest, user_id) for _sid, token_digest, user_id in entries])
+        invalid.update(socket_id for socket_id, token_digest, _uid in entries if token_digest not in valid)
+    owners = _session_owners([key for _sid, key, _uid in sessions])
+    invalid.update(socket_id for socket_id, key, user_id in sessions if owners.get(key) != user_id)
+    return invalid
+
+
+def _session_owners(session_keys: list[str]) -> dict[str, int]:
+    """The active user of each live session among these keys."""
+    if not session_keys:
+        return {}
+    engine = import_module(settings.SESSION_ENGINE)
+    owners: dict[str, int] = {}
+    if settings.SESSION_ENGINE == "django.contrib.sessions.backends.db":
+        store = engine.SessionStore()
+        rows = Session.objects.filter(session_key__in=session_keys, expire_date__gt=timezone.now())
+        for key, data in rows.values_list("session_key", "session_data"):
+            user_id = store.decode(data).get(SESSION_KEY)
+            if user_id is not None:
+                owners[key] = int(user_id)
+    else:
+        for key in session_keys:
+            user = _user_for_session(key)
+            if user is not None:
+                owners[key] = user.pk
+    active = set(
+        get_user_model().objects.filter(pk__in=set(owners.values()), is_active=True).values_list("pk", flat=True)
+    )
+    return {key: user_id for key, user_id in owners.items() if user_id in active}
 
 
 async def refuse_handshake(receive, send) -> None:

@@ -1,27 +1,28 @@
 """The gateway: one websocket per client carries durable events, typing, presence and feed.
 
-Delivery (docs/websocket.md, "Delivery guarantees"): the socket joins its user's group first, then learns
-`last_event_id` (or replays from `?after=`), then forwards live pushes. `last_sent` is the
-newest durable id this socket has sent; a live push at or below it is a duplicate and is
-dropped, one just above it is sent, and one further ahead means a publish went missing, so
-the gap is filled from the log first. A periodic look at the log (WS_LOG_CHECK_SECONDS) finds
-a lost publish that no later event exposes. Handlers run one at a time per consumer; the
-periodic check runs beside them, so all durable delivery holds `self.delivery`.
+Delivery (docs/websocket.md, "Delivery guarantees"): the socket joins its user's group first,
+then learns `last_event_id` (or replays from `?after=`), then forwards live pushes.
+`last_sent` is the newest durable id this socket has sent; a live push at or below it is a
+duplicate and is dropped, one just above it is sent, and one further ahead means a publish
+went missing, so the gap is filled from the log first. The node's hub (realtime.hub) looks at
+the log for every socket once per WS_LOG_CHECK_SECONDS and so finds a lost publish that no
+later event exposes. Handlers run one at a time per consumer; the hub's catch-ups run beside
+them, so all durable delivery holds `self.delivery`.
 
 Client frames other than `resume` and `ping` go to the handlers the domain apps register
-(realtime.registry); ephemeral frames from the channel layer (`gateway.frame`) are
-forwarded as they are.
+(realtime.registry); ephemeral frames from the channel layer (`gateway.frame`) and durable
+pushes (`event.push`) arrive as finished text and are forwarded as they are.
 
-Every ORM call goes through a `_`-prefixed `database_call` method (run in a small pool of
-database threads, see realtime.db), which closes stale connections itself; `dispatch`
-therefore skips Channels' per-handler `aclose_old_connections()` thread hop, which would
-otherwise cost a thread round trip for every relayed frame.
+Nothing on the way waits on Redis for long: group joins give up after JOIN_TIMEOUT (the hub
+retries them, and the log delivers meanwhile), presence is recorded after `hello`, and
+publishes never wait. ORM work runs in the gateway's database threads (realtime.db), whose
+calls close stale connections themselves; `dispatch` therefore skips Channels'
+per-handler `aclose_old_connections()` thread hop.
 """
 
 import asyncio
 import json
 import logging
-import random
 import time
 
 from channels.consumer import get_handler_name
@@ -31,11 +32,12 @@ from django.db import DatabaseError
 
 from core.errors import UNAVAILABLE_DETAIL, UNAVAILABLE_ERRORS
 from core.ids import parse_id
-from core.metrics import WS_CLOSES, WS_CONNECTIONS, WS_EVENTS_OUT, WS_FRAMES_IN, WS_GAPS_FILLED
+from core.metrics import DELIVERY_LATENCY, WS_CLOSES, WS_CONNECTIONS, WS_EVENTS_OUT, WS_FRAMES_IN, WS_GAPS_FILLED
 from realtime import events, presence, registry
-from realtime.auth import credential_still_valid, query_param
+from realtime.auth import query_param
 from realtime.db import database_call
-from realtime.frames import MAX_REF_CHARS, error_frame, error_from_exception, int_field, valid_ref
+from realtime.frames import MAX_REF_CHARS, Encoded, error_frame, error_from_exception, int_field, valid_ref
+from realtime.hub import hub
 from realtime.publish import credential_group, frame_message, publish, user_group
 
 log = logging.getLogger(__name__)
@@ -46,12 +48,16 @@ CLOSE_TOO_BIG = 1009
 CLOSE_UNAVAILABLE = 4503
 
 REPLAY_BATCH = 500
-FIRST_CHECK_SECONDS = 3.0
+JOIN_TIMEOUT = 2.0
 
 # Channel-layer messages this consumer accepts; anything else on its groups is ignored.
 LAYER_HANDLERS = frozenset(
     {"websocket_connect", "websocket_receive", "websocket_disconnect", "event_push", "gateway_frame", "auth_revoked"}
 )
+
+
+def dumps(frame: dict) -> str:
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
 
 
 def query_after(scope) -> tuple[int | None, bool]:
@@ -77,9 +83,9 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         self.refilled = time.monotonic()
         self.closing = False
         self.registered = False
+        self.online = False
         self.unjoined: list[str] = []
         self.joined: list[str] = []
-        self.tick_task: asyncio.Task | None = None
         # What frame handlers keep per socket, under keys they own ("chat.membership").
         self.state: dict = {}
 
@@ -96,7 +102,9 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         try:
             await super().__call__(scope, receive, send)
         finally:
-            await self._stop_tick()
+            # Whatever ended the socket (a close, a send on a closed protocol, a cancel),
+            # it leaves nothing behind.
+            await self._forget()
 
     async def dispatch(self, message):
         try:
@@ -110,8 +118,11 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         await getattr(self, name)(message)
 
     async def send_frame(self, frame: dict) -> None:
+        await self.send_text(dumps(frame))
+
+    async def send_text(self, text: str) -> None:
         if not self.closing:
-            await self.send(text_data=json.dumps(frame, separators=(",", ":")))
+            await self.send(text_data=text)
 
     async def close_with(self, code: int) -> None:
         if self.closing:
@@ -125,9 +136,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
     async def websocket_connect(self, message):
         user = self.scope.get("user")
         if self.scope.get("auth_unavailable"):
-            await self.accept()
-            await self.send_frame(error_frame(None, "unavailable", UNAVAILABLE_DETAIL))
-            await self.close_with(CLOSE_UNAVAILABLE)
+            await self._refuse_unavailable()
             return
         if user is None or not user.is_authenticated:
             await self.accept()
@@ -139,15 +148,13 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         # Subscribe before reading the log: whatever commits from here on reaches this
         # socket live or is found by the replay below.
         digest = self.scope.get("credential_digest")
-        for group in [user_group(self.user_id)] + ([credential_group(digest)] if digest else []):
+        for group in [user_group(self.uid)] + ([credential_group(digest)] if digest else []):
             await self._join(group)
         try:
-            came_online, last_id, self.brief, peers = await self._open()
+            last_id, self.brief = await self._open()
         except UNAVAILABLE_ERRORS:
             log.warning("gateway: database unavailable at connect")
-            await self.accept()
-            await self.send_frame(error_frame(None, "unavailable", UNAVAILABLE_DETAIL))
-            await self.close_with(CLOSE_UNAVAILABLE)
+            await self._refuse_unavailable()
             return
         await self.accept()
         self.registered = True
@@ -161,34 +168,51 @@ class GatewayConsumer(AsyncWebsocketConsumer):
                 self.last_sent = last_id
             else:
                 await self._resume(after, ref=None, fallback=last_id)
-        self.tick_task = asyncio.ensure_future(self._tick_loop())
-        if came_online:
-            self._announce(peers, online=True)
+        hub().add(self)
+        asyncio.ensure_future(self._come_online())
+
+    async def _refuse_unavailable(self) -> None:
+        await self.accept()
+        await self.send_frame(error_frame(None, "unavailable", UNAVAILABLE_DETAIL))
+        await self.close_with(CLOSE_UNAVAILABLE)
 
     async def websocket_disconnect(self, message):
-        await self._stop_tick()
-        for group in self.joined:
+        await self._forget()
+        await super().websocket_disconnect(message)
+
+    async def _forget(self) -> None:
+        """Leaves the groups, the hub, the open-sockets gauge and presence; once."""
+        if self.user_id is None:
+            return
+        hub().remove(self)
+        joined, self.joined, self.unjoined = self.joined, [], []
+        for group in joined:
             try:
-                await self.channel_layer.group_discard(group, self.channel_name)
+                await asyncio.wait_for(self.channel_layer.group_discard(group, self.channel_name), JOIN_TIMEOUT)
             except Exception:  # noqa: BLE001 - the layer forgets dead channels anyway
                 log.debug("gateway: group_discard failed", exc_info=True)
         if self.registered:
             self.registered = False
             WS_CONNECTIONS.dec()
-            try:
-                went_offline, peers = await self._close()
-            except DatabaseError:
-                log.warning("gateway: could not forget connection %s", self.channel_name, exc_info=True)
-            else:
-                if went_offline:
-                    self._announce(peers, online=False)
-        await super().websocket_disconnect(message)
+            asyncio.ensure_future(self._go_offline())
+
+    async def _come_online(self) -> None:
+        self.online = True
+        came_online = await presence.opened(user_id=self.uid, channel=self.channel_name)
+        if not self.registered:  # closed meanwhile: undo
+            await self._go_offline()
+        elif came_online:
+            await self._announce(online=True)
+
+    async def _go_offline(self) -> None:
+        if self.online and await presence.closed(user_id=self.uid, channel=self.channel_name):
+            await self._announce(online=False)
 
     async def _join(self, group: str) -> bool:
         try:
-            await self.channel_layer.group_add(group, self.channel_name)
-        except Exception:  # noqa: BLE001 - the periodic log check delivers until it works
-            log.warning("gateway: could not join %s; retrying on the next tick", group, exc_info=True)
+            await asyncio.wait_for(self.channel_layer.group_add(group, self.channel_name), JOIN_TIMEOUT)
+        except Exception:  # noqa: BLE001 - the hub retries, and the log delivers until then
+            log.warning("gateway: could not join %s; retrying on the next check", group, exc_info=True)
             if group not in self.unjoined:
                 self.unjoined.append(group)
             return False
@@ -197,6 +221,14 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         if group not in self.joined:
             self.joined.append(group)
         return True
+
+    async def rejoin(self) -> None:
+        """Retries the groups a join failed for (the hub's check)."""
+        for group in list(self.unjoined):
+            await self._join(group)
+
+    async def revoked(self) -> None:
+        await self.close_with(CLOSE_UNAUTHENTICATED)
 
     # Durable delivery
 
@@ -229,65 +261,38 @@ class GatewayConsumer(AsyncWebsocketConsumer):
             if len(frames) < REPLAY_BATCH:
                 return
 
+    async def check_log(self) -> None:
+        """The hub saw newer events in the log than this socket sent: a publish was lost."""
+        if self.closing:
+            return
+        async with self.delivery:
+            WS_GAPS_FILLED.inc()
+            try:
+                await self._catch_up("check")
+            except DatabaseError:
+                log.warning("gateway: log check failed; the next check retries", exc_info=True)
+
     async def event_push(self, message):
-        frame = message.get("frame")
-        seq = frame.get("id") if isinstance(frame, dict) else None
-        if not isinstance(seq, int) or self.closing:
+        seq, text = message.get("id"), message.get("text")
+        if not isinstance(seq, int) or not isinstance(text, str) or self.closing:
             return
         async with self.delivery:
             if self.last_sent is None or seq <= self.last_sent:
                 return
             if seq == self.last_sent + 1:
-                await self.send_frame(frame)
+                await self.send_text(text)
                 self.last_sent = seq
                 WS_EVENTS_OUT.labels(path="live").inc()
+                committed = message.get("t")
+                if isinstance(committed, float):
+                    DELIVERY_LATENCY.observe(max(0.0, time.time() - committed))
                 return
             # A publish before this one went missing (or is late): the log has them all.
             WS_GAPS_FILLED.inc()
             try:
                 await self._catch_up("gap")
             except DatabaseError:
-                log.warning("gateway: gap fill failed; the periodic check will retry", exc_info=True)
-
-    async def _tick_loop(self) -> None:
-        interval = max(0.05, float(settings.WS_LOG_CHECK_SECONDS))
-        # The first look comes early: Redis confirms a SUBSCRIBE asynchronously, so an event
-        # published by another node in the instant after connect may have missed this socket.
-        delay = min(interval, FIRST_CHECK_SECONDS)
-        while True:
-            # Jitter spreads the checks of many sockets over the interval.
-            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
-            delay = interval
-            try:
-                await self._tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - a failed check is retried on the next tick
-                log.warning("gateway: periodic check failed", exc_info=True)
-
-    async def _tick(self) -> None:
-        if self.closing:
-            return
-        for group in list(self.unjoined):
-            await self._join(group)
-        latest, credential_ok = await self._touch()
-        if not credential_ok:
-            await self.close_with(CLOSE_UNAUTHENTICATED)
-            return
-        if self.last_sent is not None and latest > self.last_sent:
-            async with self.delivery:
-                if latest > self.last_sent:
-                    WS_GAPS_FILLED.inc()
-                    await self._catch_up("check")
-
-    async def _stop_tick(self) -> None:
-        task, self.tick_task = self.tick_task, None
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001
-                pass
+                log.warning("gateway: gap fill failed; the next check retries", exc_info=True)
 
     # Client frames
 
@@ -336,7 +341,9 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         WS_FRAMES_IN.labels(type=kind).inc()
         try:
             data = await handler(self, frame)
-            if data is not None:
+            if isinstance(data, Encoded):
+                await self.send_text(f'{{"type":"ack","ref":{dumps(ref)},"data":{data}}}')
+            elif data is not None:
                 await self.send_frame({"type": "ack", "ref": ref, "data": data})
         except Exception as exc:  # noqa: BLE001 - no bad frame kills the socket
             code, detail = error_from_exception(exc)
@@ -364,7 +371,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
 
     @staticmethod
     async def _ping(socket, frame: dict) -> None:
-        await socket.send_frame({"type": "pong"})
+        await socket.send_text('{"type":"pong"}')
 
     @staticmethod
     async def _resume_frame(socket, frame: dict) -> None:
@@ -379,8 +386,13 @@ class GatewayConsumer(AsyncWebsocketConsumer):
             message = frame_message(frame, skip_user=self.user_id if skip_self else None)
             publish([(user_group(uid), message) for uid in user_ids])
 
-    def _announce(self, peers: list[int], *, online: bool) -> None:
+    async def _announce(self, *, online: bool) -> None:
         """Best effort: tells the people sharing a conversation that this user came or went."""
+        try:
+            peers = await self._peers()
+        except DatabaseError:
+            log.warning("gateway: presence peers unavailable", exc_info=True)
+            return
         self.push(peers, {"type": "presence", "data": {"user": self.brief, "online": online}})
 
     # Ephemeral frames from the channel layer (no ORM)
@@ -396,29 +408,12 @@ class GatewayConsumer(AsyncWebsocketConsumer):
     # Database work, each in one worker-thread hop
 
     @database_call
-    def _open(self) -> tuple[bool, int, dict, list[int]]:
-        came_online = presence.connection_open(
-            channel_name=self.channel_name, user_id=self.uid, **self._credential_columns()
-        )
-        peers = registry.peers_of(self.uid) if came_online else []
-        return came_online, events.last_event_id(user_id=self.uid), registry.user_brief(self.user), peers
+    def _open(self) -> tuple[int, dict]:
+        return events.last_event_id(user_id=self.uid), registry.user_brief(self.user)
 
     @database_call
-    def _close(self) -> tuple[bool, list[int]]:
-        went_offline = presence.connection_close(channel_name=self.channel_name, user_id=self.uid)
-        return went_offline, registry.peers_of(self.uid) if went_offline else []
-
-    @database_call
-    def _touch(self) -> tuple[int, bool]:
-        presence.connection_touch(channel_name=self.channel_name, user_id=self.uid, **self._credential_columns())
-        valid = credential_still_valid(self.scope, user_id=self.uid)
-        return events.last_event_id(user_id=self.uid), valid
-
-    def _credential_columns(self) -> dict:
-        digest = self.scope.get("credential_digest", "")
-        if self.scope.get("credential_kind") == "session":
-            return {"session_key": digest}
-        return {"token_digest": digest}
+    def _peers(self) -> list[int]:
+        return registry.peers_of(self.uid)
 
     @database_call
     def _can_resume(self, after: int) -> bool:

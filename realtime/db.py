@@ -7,6 +7,7 @@ for its sockets. Keep it small: the threads share the GIL with the event loop (s
 setting).
 """
 
+import asyncio
 import functools
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from channels.db import DatabaseSyncToAsync
 from django.conf import settings
 from django.db import connections
+
+from core import redis as shared_redis
+from realtime import pg
 
 _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
@@ -63,3 +67,11 @@ def database_call(func):
         return await DatabaseSyncToAsync(func, thread_sensitive=False, executor=db_executor())(*args, **kwargs)
 
     return wrapper
+
+
+async def shutdown() -> None:
+    """Ends what the gateway holds for the running event loop: its PostgreSQL pool, its
+    Redis client, and the database threads. For tests (a loop each) and orderly shutdown."""
+    await pg.close()
+    await shared_redis.close_async_client()
+    await asyncio.to_thread(db_executor_shutdown)

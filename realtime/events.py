@@ -1,13 +1,23 @@
 """The event log: durable events numbered per recipient, published after commit.
 
 `append` runs inside the caller's transaction. For each recipient it bumps that user's
-`EventSequence` row with one UPDATE, which holds the row lock until commit: a second writer
-for the same recipient waits, so ids become visible in order (never 10 before 9). The
-publish is registered with `transaction.on_commit`, so no socket hears of a rolled-back row.
-Recipients are locked in id order, so two writers never deadlock on each other's counters.
+`EventSequence` row, which holds the row lock until commit: a second writer for the same
+recipient waits, so ids become visible in order (never 10 before 9). Recipients are locked in
+id order, so two writers never deadlock on each other's counters. The publish is registered
+with `transaction.on_commit`, so no socket hears of a rolled-back row.
+
+An event stores its `data` as JSON, or, for a kind whose data is built when read (a message),
+the id of its object in `ref`; `replay` asks the resolver the owning app registered
+(realtime.registry). A writer that numbers events itself in SQL (chat's send function) hands
+its assignment to `publish` the same way.
+
+On the wire, a live event travels through the channel layer as the finished frame text
+(`event.push` with `id` and `text`): encoded once per event, whatever the number of
+recipients and nodes.
 """
 
 import json
+import time
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -17,15 +27,32 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core.metrics import EVENTS_APPENDED
+from realtime import registry
 from realtime.models import Event, EventSequence
 from realtime.publish import publish, user_group
 
 DURABLE_EVENTS = ("message.new", "message.read", "notification.new")
 
 
+def dumps(data: Any) -> str:
+    """JSON as the gateway writes it: compact, UTF-8 kept as is."""
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
 def frame(seq: int, kind: str, data: Any) -> dict:
     """The wire frame of a durable event."""
     return {"type": "event", "id": seq, "event": kind, "data": data}
+
+
+def frame_text(seq: int, kind: str, data_json: str) -> str:
+    """`frame(...)` as text, from data already encoded (byte for byte what `dumps` gives)."""
+    return f'{{"type":"event","id":{seq},"event":{dumps(kind)},"data":{data_json}}}'
+
+
+def push_message(seq: int, text: str, committed_at: float) -> dict:
+    """The channel-layer message that carries one durable event to a recipient's sockets
+    (`t`: when it committed, for the delivery latency)."""
+    return {"type": "event.push", "id": seq, "text": text, "t": committed_at}
 
 
 def _next_seq(user_id: int) -> int:
@@ -41,40 +68,79 @@ def _next_seq(user_id: int) -> int:
     return row[0]
 
 
-def append(*, user_ids: Iterable[int], kind: str, data: Any) -> dict[int, int]:
+def append(*, user_ids: Iterable[int], kind: str, data: Any, ref: int | None = None) -> dict[int, int]:
     """Appends one event for each recipient and publishes it after commit.
 
-    Must run inside a transaction (services are `@transaction.atomic`). Returns the
-    assigned id per recipient.
+    Must run inside a transaction (services are `@transaction.atomic`). `data` is the
+    event's data; with `ref`, only the reference is stored and `data` is what goes out live
+    (the resolver of `kind` rebuilds it on replay). Returns the assigned id per recipient.
     """
     if kind not in DURABLE_EVENTS:
         raise ValueError(f"not a durable event: {kind}")
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("events.append must run inside the writing transaction")
-    payload = json.dumps(data, separators=(",", ":"))
+    data_json = dumps(data)
+    stored = None if ref is not None else data_json
     assigned: dict[int, int] = {}
     rows = []
     for user_id in sorted(set(user_ids)):
         seq = _next_seq(user_id)
         assigned[user_id] = seq
-        rows.append(Event(user_id=user_id, seq=seq, kind=kind, payload=payload))
+        rows.append(Event(user_id=user_id, seq=seq, kind=kind, ref=ref, payload=stored))
     Event.objects.bulk_create(rows)
-    EVENTS_APPENDED.labels(kind=kind).inc(len(rows))
-    sends = [
-        (user_group(uid), {"type": "event.push", "frame": frame(seq, kind, data)}) for uid, seq in assigned.items()
-    ]
-    transaction.on_commit(lambda: publish(sends), robust=True)
+    announce(kind, assigned, data_json)
     return assigned
+
+
+def announce(kind: str, assigned: dict[int, int], data_json: str, *, committed: bool = False) -> None:
+    """Publishes an appended event to each recipient's sockets (`assigned`: recipient ->
+    id): after the current transaction commits, or at once when the caller knows its
+    statement `committed` already (SQL that appends events itself)."""
+    EVENTS_APPENDED.labels(kind=kind).inc(len(assigned))
+
+    def send() -> None:
+        now = time.time()
+        publish(
+            [
+                (user_group(uid), push_message(seq, frame_text(seq, kind, data_json), now))
+                for uid, seq in assigned.items()
+            ]
+        )
+
+    if committed:
+        send()
+    else:
+        transaction.on_commit(send, robust=True)
 
 
 def last_event_id(*, user_id: int) -> int:
     return EventSequence.objects.filter(user_id=user_id).values_list("last_id", flat=True).first() or 0
 
 
+def latest_ids(*, user_ids: Iterable[int]) -> dict[int, int]:
+    """The newest event id of each of these users that has one (one query)."""
+    return dict(EventSequence.objects.filter(user_id__in=list(user_ids)).values_list("user_id", "last_id"))
+
+
 def replay(*, user_id: int, after: int, limit: int = 500) -> list[dict]:
     """Frames of this user's events with id > after, oldest first, at most `limit`."""
-    events = Event.objects.filter(user_id=user_id, seq__gt=after).order_by("seq")[:limit]
-    return [frame(e.seq, e.kind, json.loads(e.payload)) for e in events]
+    rows = list(
+        Event.objects.filter(user_id=user_id, seq__gt=after)
+        .order_by("seq")
+        .values_list("seq", "kind", "ref", "payload")[:limit]
+    )
+    resolved: dict[str, dict[int, Any]] = {}
+    for kind in {kind for _seq, kind, ref, payload in rows if payload is None and ref is not None}:
+        refs = [ref for _seq, k, ref, payload in rows if k == kind and payload is None]
+        resolved[kind] = registry.resolve_events(kind, refs)
+    frames = []
+    for seq, kind, ref, payload in rows:
+        if payload is not None:
+            frames.append(frame(seq, kind, json.loads(payload)))
+        else:
+            # A resolver answers for every ref it is given (a message gone for good included).
+            frames.append(frame(seq, kind, resolved.get(kind, {}).get(ref)))
+    return frames
 
 
 def oldest_kept_id(*, user_id: int) -> int | None:

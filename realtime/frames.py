@@ -15,6 +15,11 @@ log = logging.getLogger(__name__)
 MAX_REF_CHARS = 100
 
 
+class Encoded(str):
+    """JSON text already encoded, to be put into a frame as it is (an ack's `data` encoded
+    once for the ack and the events alike)."""
+
+
 class FrameError(Exception):
     """A client frame the gateway refuses; becomes an `error` frame, the socket stays open."""
 

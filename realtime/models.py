@@ -1,8 +1,6 @@
 from django.conf import settings
 from django.db import models
 
-from core.crypto import EncryptedTextField
-
 
 class EventSequence(models.Model):
     """The per-recipient event counter. Its row is locked (UPDATE) by every append, so a
@@ -15,29 +13,18 @@ class EventSequence(models.Model):
 class Event(models.Model):
     """A durable event for one recipient: `seq` is the wire `id`, strictly increasing per user.
 
-    The payload is stored encrypted: message events carry DM bodies.
+    `payload` is the event's `data` as JSON, or null for a kind whose data is built when it is
+    read, from the object `ref` names (a message: see realtime.registry). No payload holds
+    secret text: a DM's body lives only in its (encrypted) message row, so an edit or an
+    unsend reaches every replay and no backup of this table holds a body.
     """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     seq = models.BigIntegerField()
     kind = models.CharField(max_length=32)
-    payload = EncryptedTextField()
+    ref = models.BigIntegerField(null=True, blank=True)
+    payload = models.TextField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "seq"], name="event_user_seq")]
-
-
-class Connection(models.Model):
-    """An open websocket, for presence and to find online followers. A node that dies
-    leaves its rows behind; they stop counting once `seen_at` is older than the TTL."""
-
-    channel_name = models.CharField(max_length=200, primary_key=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    token_digest = models.CharField(max_length=64, blank=True)
-    session_key = models.CharField(max_length=64, blank=True)
-    opened_at = models.DateTimeField(auto_now_add=True)
-    seen_at = models.DateTimeField(db_index=True)
-
-    class Meta:
-        indexes = [models.Index(fields=["user", "seen_at"], name="connection_user_seen")]

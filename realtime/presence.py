@@ -1,65 +1,187 @@
-"""Open sockets: who is online, for presence and for live pushes to online followers.
+"""Who is online: a user with a socket that some node refreshed within PRESENCE_TTL_SECONDS.
 
-One `Connection` row per open socket. A node refreshes its rows' `seen_at` on the gateway's
-periodic tick; a node that dies leaves its rows behind, and they stop counting once `seen_at`
-is older than PRESENCE_TTL_SECONDS.
+Kept in Redis, not in the database: an idle socket costs the database nothing. Per user a
+sorted set of their sockets (channel name -> expiry), and one sorted set of online users
+(user id -> the latest expiry of their sockets). A node adds a socket when it opens, removes
+it when it closes, and refreshes all of its sockets in one pipeline per check interval
+(realtime.hub); a node that dies stops refreshing, and its sockets expire. Without Redis
+(the embedded default, one process) the same lives in this process's memory.
+
+Presence is best effort, like the frames it drives: when Redis is away, opening and closing
+sockets still works and nobody is told; `online_among` answers "nobody".
 """
 
-from datetime import timedelta
+import logging
+import threading
+import time
+from collections.abc import Iterable
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import QuerySet
-from django.utils import timezone
 
-from realtime.models import Connection
+from core import redis as shared_redis
+from core.redis import OUTAGE, REDIS
 
-
-def live_connections() -> QuerySet[Connection]:
-    """Sockets refreshed within PRESENCE_TTL_SECONDS: their users are online."""
-    return Connection.objects.filter(seen_at__gte=timezone.now() - timedelta(seconds=settings.PRESENCE_TTL_SECONDS))
+log = logging.getLogger(__name__)
 
 
-# Services (writes)
+def _ttl() -> float:
+    return float(settings.PRESENCE_TTL_SECONDS)
 
 
-@transaction.atomic
-def connection_open(*, channel_name: str, user_id: int, token_digest: str = "", session_key: str = "") -> bool:
-    """Records an open socket. True when it is the user's only live socket (they came online)."""
-    now = timezone.now()
-    Connection.objects.update_or_create(
-        channel_name=channel_name,
-        defaults={"user_id": user_id, "token_digest": token_digest, "session_key": session_key, "seen_at": now},
-    )
-    return not live_connections().filter(user_id=user_id).exclude(channel_name=channel_name).exists()
+def _sockets_key(user_id: int) -> str:
+    return shared_redis.key("presence", "sockets", user_id)
 
 
-def connection_touch(*, channel_name: str, user_id: int, token_digest: str = "", session_key: str = "") -> None:
-    """Marks a socket as alive now (re-creating its row if a prune or a restart removed it)."""
-    updated = Connection.objects.filter(channel_name=channel_name).update(seen_at=timezone.now())
-    if not updated:
-        Connection.objects.bulk_create(
-            [
-                Connection(
-                    channel_name=channel_name,
-                    user_id=user_id,
-                    token_digest=token_digest,
-                    session_key=session_key,
-                    seen_at=timezone.now(),
-                )
-            ],
-            ignore_conflicts=True,
-        )
+def _online_key() -> str:
+    return shared_redis.key("presence", "online")
 
 
-@transaction.atomic
-def connection_close(*, channel_name: str, user_id: int) -> bool:
+class MemoryPresence:
+    """One process: the whole truth is here."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._sockets: dict[int, dict[str, float]] = {}
+
+    def _live(self, user_id: int, now: float) -> dict[str, float]:
+        sockets = self._sockets.get(user_id, {})
+        for channel in [c for c, expiry in sockets.items() if expiry <= now]:
+            del sockets[channel]
+        return sockets
+
+    async def opened(self, user_id: int, channel: str) -> bool:
+        now = time.time()
+        with self._lock:
+            sockets = self._sockets.setdefault(user_id, {})
+            self._live(user_id, now)
+            sockets[channel] = now + _ttl()
+            return len(sockets) == 1
+
+    async def closed(self, user_id: int, channel: str) -> bool:
+        now = time.time()
+        with self._lock:
+            sockets = self._live(user_id, now)
+            sockets.pop(channel, None)
+            if not sockets:
+                self._sockets.pop(user_id, None)
+                return True
+            return False
+
+    async def refresh(self, sockets: Iterable[tuple[int, str]]) -> None:
+        expiry = time.time() + _ttl()
+        with self._lock:
+            for user_id, channel in sockets:
+                self._sockets.setdefault(user_id, {})[channel] = expiry
+
+    def online_among(self, user_ids: Iterable[int]) -> set[int]:
+        now = time.time()
+        with self._lock:
+            return {uid for uid in user_ids if self._live(uid, now)}
+
+
+class RedisPresence:
+    async def opened(self, user_id: int, channel: str) -> bool:
+        now = time.time()
+        key = _sockets_key(user_id)
+        pipe = shared_redis.async_client().pipeline(transaction=True)
+        pipe.zremrangebyscore(key, "-inf", now)
+        pipe.zadd(key, {channel: now + _ttl()})
+        pipe.zcard(key)
+        pipe.expire(key, int(_ttl() * 2))
+        pipe.zadd(_online_key(), {str(user_id): now + _ttl()}, gt=True)
+        results = await pipe.execute()
+        return results[2] == 1
+
+    async def closed(self, user_id: int, channel: str) -> bool:
+        now = time.time()
+        key = _sockets_key(user_id)
+        pipe = shared_redis.async_client().pipeline(transaction=True)
+        pipe.zrem(key, channel)
+        pipe.zremrangebyscore(key, "-inf", now)
+        pipe.zcard(key)
+        results = await pipe.execute()
+        if results[2] == 0:
+            await shared_redis.async_client().zrem(_online_key(), str(user_id))
+            return True
+        return False
+
+    async def refresh(self, sockets: Iterable[tuple[int, str]]) -> None:
+        now = time.time()
+        expiry = now + _ttl()
+        pipe = shared_redis.async_client().pipeline(transaction=False)
+        users = set()
+        for user_id, channel in sockets:
+            pipe.zadd(_sockets_key(user_id), {channel: expiry})
+            pipe.expire(_sockets_key(user_id), int(_ttl() * 2))
+            users.add(str(user_id))
+        if users:
+            pipe.zadd(_online_key(), dict.fromkeys(users, expiry))
+        # Users whose every node died leave the online set here.
+        pipe.zremrangebyscore(_online_key(), "-inf", now)
+        await pipe.execute()
+
+    def online_among(self, user_ids: Iterable[int]) -> set[int]:
+        ids = list(user_ids)
+        if not ids:
+            return set()
+        now = time.time()
+        scores = shared_redis.client().zmscore(_online_key(), [str(uid) for uid in ids])
+        return {uid for uid, score in zip(ids, scores, strict=True) if score is not None and score > now}
+
+
+_memory = MemoryPresence()
+_redis = RedisPresence()
+
+
+def _backend() -> MemoryPresence | RedisPresence:
+    return _redis if shared_redis.configured() else _memory
+
+
+async def opened(*, user_id: int, channel: str) -> bool:
+    """Records an open socket. True when it is the user's only live one (they came online);
+    False, and nothing recorded, when Redis is away."""
+    if not REDIS.available:
+        return False
+    try:
+        return await _backend().opened(user_id, channel)
+    except OUTAGE:
+        REDIS.failed("presence")
+        return False
+
+
+async def closed(*, user_id: int, channel: str) -> bool:
     """Forgets a socket. True when the user has no live socket left (they went offline)."""
-    Connection.objects.filter(channel_name=channel_name).delete()
-    return not live_connections().filter(user_id=user_id).exists()
+    if not REDIS.available:
+        return False
+    try:
+        return await _backend().closed(user_id, channel)
+    except OUTAGE:
+        REDIS.failed("presence")
+        return False
 
 
-def connections_prune_stale() -> int:
-    """Deletes rows of sockets nobody refreshed for several TTLs (a node that died)."""
-    cutoff = timezone.now() - timedelta(seconds=settings.PRESENCE_TTL_SECONDS * 10)
-    return Connection.objects.filter(seen_at__lt=cutoff).delete()[0]
+async def refresh(*, sockets: Iterable[tuple[int, str]]) -> None:
+    """Marks these (user id, channel name) sockets alive for another TTL: one round trip."""
+    if not REDIS.available:
+        return
+    try:
+        await _backend().refresh(sockets)
+    except OUTAGE:
+        REDIS.failed("presence")
+
+
+def online_among(user_ids: Iterable[int]) -> set[int]:
+    """Those of `user_ids` with a live socket (from a thread)."""
+    if not REDIS.available:
+        return set()
+    try:
+        return _backend().online_among(user_ids)
+    except OUTAGE:
+        REDIS.failed("presence")
+        return set()
+
+
+def reset() -> None:
+    """Forgets the in-process presence (tests)."""
+    global _memory
+    _memory = MemoryPresence()

@@ -4,7 +4,9 @@ The gateway imports no app. A domain tells it, here:
 - its socket actions: `@frame_handler("message.send")` on an async function
   `(socket, frame) -> ack data | None` (chat/frames.py);
 - who hears a user's presence: `register_peers(fn)`, `fn(user_id) -> [user ids]`;
-- the brief of a user that `hello`, `typing` and `presence` carry: `register_user_brief(fn)`.
+- the brief of a user that `hello`, `typing` and `presence` carry: `register_user_brief(fn)`;
+- how to rebuild the data of a durable event stored by reference (a message's `message.new`):
+  `register_event_resolver(kind, fn)`, `fn([refs]) -> {ref: data}` answering for every ref.
 """
 
 from collections.abc import Awaitable, Callable
@@ -18,6 +20,7 @@ FrameHandler = Callable[["GatewayConsumer", dict], Awaitable[dict | None]]
 _frame_handlers: dict[str, FrameHandler] = {}
 _peers: Callable[[int], list[int]] | None = None
 _user_brief: Callable[[Any], dict] | None = None
+_event_resolvers: dict[str, Callable[[list[int]], dict[int, Any]]] = {}
 
 # Frame types the gateway answers itself.
 GATEWAY_FRAMES = ("resume", "ping")
@@ -65,3 +68,15 @@ def user_brief(user) -> dict:
     if _user_brief is None:
         raise RuntimeError("no user brief registered (the accounts app registers it)")
     return _user_brief(user)
+
+
+def register_event_resolver(kind: str, fn: Callable[[list[int]], dict[int, Any]]) -> None:
+    _event_resolvers[kind] = fn
+
+
+def resolve_events(kind: str, refs: list[int]) -> dict[int, Any]:
+    """The data of events of `kind` stored by reference, by ref (a database call)."""
+    resolver = _event_resolvers.get(kind)
+    if resolver is None:
+        raise LookupError(f"no resolver registered for {kind} events")
+    return resolver(refs)

@@ -6,6 +6,8 @@ from django.core.cache import cache
 from pytest_django.fixtures import _set_suffix_to_test_databases
 from rest_framework.test import APIClient
 
+from core.redis import REDIS
+from core.throttling import LIMITER
 from tests.factories import UserFactory, issue_token
 
 
@@ -41,6 +43,8 @@ def clear_cache() -> None:
 @pytest.fixture(autouse=True)
 def _isolated(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+    LIMITER.reset()
+    REDIS.reset()
     clear_cache()
     yield
     clear_cache()

@@ -10,6 +10,7 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.db import connections, transaction
 
+from realtime.db import shutdown
 from tests.factories import UserFactory, issue_token
 
 
@@ -170,7 +171,5 @@ async def _close_worker_thread_connections():
     """Consumers reach the database from worker threads; end them (and so their
     connections) after each test so the test database can be dropped at the end of the run."""
     yield
-    from realtime.db import db_executor_shutdown
-
-    await sync_to_async(db_executor_shutdown, thread_sensitive=False)()
+    await shutdown()
     await sync_to_async(connections.close_all)()

@@ -1,12 +1,14 @@
 """Gateway handshake: hello, authentication, the Origin rule, logout."""
 
+import asyncio
+
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.test import Client
 
 from core.crypto import digest
-from realtime.models import Connection
+from realtime import presence
 from realtime.publish import credential_group
 from tests.ws_helpers import (  # noqa: F401 - the fixture is used by every test
     _close_worker_thread_connections,
@@ -46,13 +48,22 @@ async def test_hello_carries_the_user_and_last_event_id():
     await comm.disconnect()
 
 
-async def test_new_user_hello_has_last_event_id_zero_and_a_connection_row():
+async def online(user_id: int, expected: bool) -> bool:
+    """Whether presence comes to say `expected` for the user within two seconds."""
+    for _ in range(40):
+        if (user_id in await sync_to_async(presence.online_among)([user_id])) == expected:
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def test_new_user_hello_has_last_event_id_zero_and_presence_counts_the_socket():
     user, token = await make_user_with_token()
     comm, hello = await open_socket(token)
     assert hello["last_event_id"] == 0
-    assert await sync_to_async(Connection.objects.filter(user=user).count)() == 1
+    assert await online(user.pk, True)
     await comm.disconnect()
-    assert await sync_to_async(Connection.objects.filter(user=user).count)() == 0
+    assert await online(user.pk, False)
 
 
 async def test_no_credentials_accepts_then_closes_4401():

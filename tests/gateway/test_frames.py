@@ -8,6 +8,7 @@ from channels.layers import get_channel_layer
 from django.db import OperationalError
 
 import accounts.auth
+import realtime.pg
 from chat.models import Message
 from realtime.publish import frame_message, user_group
 from tests.ws_helpers import (  # noqa: F401 - the fixture is used by every test
@@ -261,17 +262,15 @@ async def test_unknown_layer_message_is_ignored_and_does_not_kill_the_socket():
 )
 async def test_a_failing_send_gives_its_error_code_and_the_socket_lives(monkeypatch, failure, code):
     # given: message.send fails under the socket (the database away, or a bug)
-    import chat.services
-
     alice, token = await make_user_with_token()
     bob = await make_user()
     conversation = await open_conversation(alice, bob)
     comm, _ = await open_socket(token)
 
-    def fail(**kwargs):
+    async def fail(*args, **kwargs):
         raise failure
 
-    monkeypatch.setattr(chat.services, "message_send", fail)
+    monkeypatch.setattr(realtime.pg, "fetch", fail)
     # when
     await send(
         comm, {"type": "message.send", "ref": "u1", "conversation": conversation, "body": "hi", "client_id": "c1"}

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from realtime import events
-from realtime.models import Connection, Event
+from realtime.models import Event
 from tests.factories import UserFactory
 
 
@@ -45,16 +45,6 @@ def test_prune_events_days_option_overrides_the_setting():
     assert Event.objects.count() == 3
     call_command("prune_events", "--days", "2", stdout=StringIO())
     assert Event.objects.count() == 2
-
-
-@pytest.mark.django_db(transaction=True)
-def test_prune_events_forgets_sockets_a_dead_node_left_behind(settings):
-    settings.PRESENCE_TTL_SECONDS = 90
-    user = UserFactory()
-    Connection.objects.create(channel_name="dead", user=user, seen_at=timezone.now() - timedelta(hours=1))
-    Connection.objects.create(channel_name="alive", user=user, seen_at=timezone.now())
-    call_command("prune_events", stdout=StringIO())
-    assert list(Connection.objects.values_list("channel_name", flat=True)) == ["alive"]
 
 
 @pytest.mark.django_db

@@ -2,12 +2,12 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import connections
 
-from realtime.db import db_executor_shutdown
+from realtime.db import shutdown
 
 
 @pytest.fixture
 async def ws_cleanup():
     """Closes the gateway's database threads and connections after a socket test."""
     yield
-    await sync_to_async(db_executor_shutdown, thread_sensitive=False)()
+    await shutdown()
     await sync_to_async(connections.close_all)()

@@ -1,4 +1,5 @@
 import asyncio
+import json
 import threading
 
 import pytest
@@ -335,8 +336,8 @@ def test_message_new_reaches_the_channel_layer_only_after_commit():
     # when
     message, received = async_to_sync(scenario)()
     # then
-    assert received["type"] == "event.push"
-    assert received["frame"] == {
+    assert (received["type"], received["id"]) == ("event.push", 1)
+    assert json.loads(received["text"]) == {
         "type": "event",
         "id": 1,
         "event": "message.new",

@@ -1,9 +1,7 @@
-import json
-
 import pytest
 from django.db import connection, transaction
 
-from realtime import events
+from realtime import events, registry
 from realtime.models import Event
 from tests.factories import UserFactory
 
@@ -46,15 +44,18 @@ def test_append_outside_a_transaction_is_refused():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_event_payload_is_stored_encrypted():
+def test_an_event_by_reference_stores_no_data_and_replays_through_its_resolver(monkeypatch):
+    # given: a kind whose data is rebuilt from its object when read
     a = UserFactory()
+    monkeypatch.setitem(registry._event_resolvers, "message.new", lambda refs: {r: {"rebuilt": r} for r in refs})
+    # when
     with transaction.atomic():
-        events.append(user_ids=[a.pk], kind="message.new", data={"body": "secret words"})
+        events.append(user_ids=[a.pk], kind="message.new", data={"body": "secret words"}, ref=77)
+    # then: the row holds the reference only, and a replay asks the resolver
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT payload FROM {Event._meta.db_table}")
-        (raw,) = cursor.fetchone()
-    assert "secret words" not in raw
-    assert json.loads(Event.objects.get().payload) == {"body": "secret words"}
+        cursor.execute(f"SELECT ref, payload FROM {Event._meta.db_table}")
+        assert cursor.fetchall() == [(77, None)]
+    assert events.replay(user_id=a.pk, after=0) == [events.frame(1, "message.new", {"rebuilt": 77})]
 
 
 @pytest.mark.django_db

@@ -7,22 +7,23 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from accounts.models import Block, Follow, User
 from feed import fanout
 from feed.models import Post
 from feed.serializers import post_payload
-from realtime.models import Connection
+from realtime import presence
 from realtime.publish import frame_message, user_group
 from tests.factories import UserFactory, image_upload
 
 
 def online(user: User, *, ago: timedelta = timedelta(0)) -> None:
-    Connection.objects.create(
-        channel_name=f"test!{user.pk}-{ago.total_seconds()}", user=user, seen_at=timezone.now() - ago
-    )
+    """Records a socket of the user in presence, last refreshed `ago` (so a socket refreshed
+    longer ago than the TTL has expired, as the sockets of a node that died)."""
+    with override_settings(PRESENCE_TTL_SECONDS=settings.PRESENCE_TTL_SECONDS - ago.total_seconds()):
+        async_to_sync(presence.opened)(user_id=user.pk, channel=f"test!{user.pk}-{ago.total_seconds()}")
 
 
 def bulk_users(prefix: str, n: int) -> list[User]:
@@ -91,7 +92,6 @@ def test_new_post_reaches_only_online_followers_off_the_request_path(client_for)
     assert response.status_code == 201
     assert elapsed < 2.0
     request_sql = " ".join(q["sql"] for q in queries)
-    assert Connection._meta.db_table not in request_sql
     assert Follow._meta.db_table not in request_sql
     # and exactly the online followers got the post once, as the API shows it
     expected = post_payload(Post.objects.select_related("author").get(pk=response.json()["id"]))
@@ -115,14 +115,14 @@ def test_fan_out_walks_online_followers_in_chunks(monkeypatch):
     post = Post.objects.create(author=author, image="posts/x.jpg", thumbnail="thumbs/x.jpg")
     monkeypatch.setattr(fanout, "CHUNK_SIZE", 2)
     # when
-    audience = sorted(u.pk for u in [author, *followers[:5]])
+    audience = sorted(u.pk for u in [author, *followers])
     chunks = [
-        fanout.online_recipient_ids(author_id=author.pk, after_id=after, limit=2)
-        for after in (0, audience[1], audience[3], audience[5])
+        fanout.audience_ids(author_id=author.pk, after_id=after, limit=2)
+        for after in (0, audience[1], audience[3], audience[5], audience[7])
     ]
     told, received = collect([*followers, author], lambda: fanout.fan_out(post.pk))
-    # then
-    assert chunks == [audience[0:2], audience[2:4], audience[4:6], []]
+    # then: every follower and the author, in chunks; only the online ones told
+    assert chunks == [audience[0:2], audience[2:4], audience[4:6], audience[6:8], []]
     assert told == 6
     assert all(len(received[u.pk]) == 1 for u in [*followers[:5], author])
     assert received[followers[5].pk] == [] and received[followers[6].pk] == []

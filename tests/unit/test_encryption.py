@@ -1,5 +1,4 @@
 import io
-import json
 
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
@@ -12,6 +11,7 @@ from chat.models import Message
 from chat.services import conversation_open, message_send
 from core import crypto
 from core.management.commands.rotate_encryption_keys import encrypted_columns
+from realtime import events
 from realtime.models import Event
 from tests.factories import UserFactory
 
@@ -26,6 +26,10 @@ def raw_values(table: str, column: str) -> dict[int, str]:
 
 def all_raw() -> dict[str, dict[int, str]]:
     return {"body": raw_values("chat_message", "body"), "payload": raw_values("realtime_event", "payload")}
+
+
+def bodies() -> dict[int, str]:
+    return raw_values("chat_message", "body")
 
 
 def decrypts_with(key: str, raw: str) -> bool:
@@ -51,49 +55,54 @@ def conversation_with_secrets(db):
     return conversation
 
 
-def test_the_stored_columns_hold_ciphertext_only(conversation_with_secrets):
+def test_bodies_are_stored_as_ciphertext_and_the_event_log_holds_none(conversation_with_secrets):
     raw = all_raw()
     assert len(raw["body"]) == len(SECRETS)
-    assert len(raw["payload"]) == 2 * len(SECRETS)  # message.new for both participants
-    for value in [*raw["body"].values(), *raw["payload"].values()]:
+    for value in raw["body"].values():
         assert value.startswith(crypto.PREFIX)
         assert "vault" not in value and "secret" not in value
     assert sorted(Message.objects.values_list("body", flat=True)) == sorted(SECRETS)
+    # message.new for both participants, each by reference to its message: no text at all
+    assert len(raw["payload"]) == 2 * len(SECRETS)
+    assert set(raw["payload"].values()) == {None}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM realtime_event")
+        dump = repr(cursor.fetchall())
+    assert "vault" not in dump and "secret" not in dump
+    assert set(Event.objects.values_list("ref", flat=True)) == set(Message.objects.values_list("pk", flat=True))
 
 
 def test_every_encrypted_column_is_found():
     labels = {(c.model._meta.label, c.field_name) for c in encrypted_columns()}
-    assert {("chat.Message", "body"), ("realtime.Event", "payload")} <= labels
+    assert ("chat.Message", "body") in labels
 
 
 def test_rotation_puts_every_value_under_the_new_key_and_a_rerun_changes_nothing(conversation_with_secrets):
     # given: a new key in front of the old one
     old_keys = list(settings.FIELD_ENCRYPTION_KEYS)
     new_key = Fernet.generate_key().decode()
-    before = all_raw()
+    before = bodies()
     with override_settings(FIELD_ENCRYPTION_KEYS=[new_key, *old_keys]):
         # when
         out, err = rotate(batch_size=3)
-        after = all_raw()
+        after = bodies()
         second_out, _ = rotate(batch_size=3)
         # then
         assert "chat.Message.body: 7 rows, 7 re-encrypted" in out
-        assert "realtime.Event.payload: 14 rows, 14 re-encrypted" in out
         assert "[##############################] 7/7" in err  # the progress bar
         assert "chat.Message.body: 7 rows, 0 re-encrypted" in second_out
-        assert "realtime.Event.payload: 14 rows, 0 re-encrypted" in second_out
-        assert all_raw() == after
-    for column in ("body", "payload"):
-        assert after[column].keys() == before[column].keys()
-        for pk, value in after[column].items():
-            assert value != before[column][pk]
-            assert decrypts_with(new_key, value)
-            assert not any(decrypts_with(k, value) for k in old_keys)
-    # and the old key can go: the new key alone reads everything back
+        assert bodies() == after
+    assert after.keys() == before.keys()
+    for pk, value in after.items():
+        assert value != before[pk]
+        assert decrypts_with(new_key, value)
+        assert not any(decrypts_with(k, value) for k in old_keys)
+    # and the old key can go: the new key alone reads everything back, replays included
     with override_settings(FIELD_ENCRYPTION_KEYS=[new_key]):
         assert sorted(Message.objects.values_list("body", flat=True)) == sorted(SECRETS)
-        payloads = [json.loads(e.payload) for e in Event.objects.all()]
-        assert sorted(p["body"] for p in payloads) == sorted(SECRETS * 2)
+        user_id = Event.objects.values_list("user_id", flat=True).first()
+        replayed = [f["data"]["body"] for f in events.replay(user_id=user_id, after=0)]
+        assert sorted(replayed) == sorted(SECRETS)
 
 
 def test_rotation_with_nothing_to_do_reports_zero(conversation_with_secrets):

@@ -1,17 +1,17 @@
 """`python manage.py prune_events [--days N]`: deletes durable events past the retention
-period (EVENT_RETENTION_DAYS, 30 by default) and the rows of sockets a dead node left behind.
-A client resuming from before the oldest kept event gets `resync_required`."""
+period (EVENT_RETENTION_DAYS, 30 by default). A client resuming from before the oldest kept
+event gets `resync_required`."""
 
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from realtime import events, presence
+from realtime import events
 
 
 class Command(BaseCommand):
-    help = "Deletes durable events older than the retention period, and stale socket rows."
+    help = "Deletes durable events older than the retention period."
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -26,5 +26,4 @@ class Command(BaseCommand):
         if days < 0 or days > 36500:
             raise CommandError("--days must be between 0 and 36500.")
         deleted = events.prune(older_than=timedelta(days=days))
-        stale = presence.connections_prune_stale()
-        self.stdout.write(f"Pruned {deleted} event(s) older than {days} day(s) and {stale} stale connection(s).")
+        self.stdout.write(f"Pruned {deleted} event(s) older than {days} day(s).")

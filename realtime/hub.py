@@ -1,0 +1,113 @@
+"""The node's care of its own sockets: one task per process, batched, so an idle socket costs
+the database nothing of its own.
+
+Three things must happen to every open socket now and then, and used to happen per socket
+(three queries each every WS_LOG_CHECK_SECONDS: 10,000 idle sockets made 1,000 queries a
+second). The hub does them for all of its sockets at once, once per interval:
+- the log check: one query reads the newest event id of every user with a socket here; a
+  socket that is behind lost a publish, and catches up from the log;
+- the credential check: one query for the tokens, one for the sessions; a socket whose
+  credential was revoked (a logout whose `auth.revoked` publish was lost) closes with 4401;
+- presence: one Redis pipeline marks every socket alive for another TTL.
+A new socket gets its first check early (FIRST_CHECK_SECONDS): Redis confirms a SUBSCRIBE
+asynchronously, so an event published elsewhere in the instant after connect may have
+missed it. A socket whose group joins failed retries them on each tick.
+"""
+
+import asyncio
+import logging
+import random
+import time
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+
+from realtime import events, presence
+from realtime.auth import invalid_credentials
+from realtime.db import database_call
+
+if TYPE_CHECKING:  # the consumer registers itself here; typing only
+    from realtime.consumers import GatewayConsumer
+
+log = logging.getLogger(__name__)
+
+FIRST_CHECK_SECONDS = 3.0
+
+
+class Hub:
+    def __init__(self):
+        self.sockets: set[GatewayConsumer] = set()
+        self.fresh: dict[GatewayConsumer, float] = {}  # socket -> when its first check is due
+        self.task: asyncio.Task | None = None
+        self.next_sweep = 0.0
+
+    def add(self, socket: "GatewayConsumer") -> None:
+        self.sockets.add(socket)
+        self.fresh[socket] = time.monotonic() + min(FIRST_CHECK_SECONDS, self.interval)
+        if self.task is None or self.task.done():
+            self.next_sweep = time.monotonic() + self.interval * random.uniform(0.8, 1.2)
+            self.task = asyncio.get_running_loop().create_task(self._run())
+
+    def remove(self, socket: "GatewayConsumer") -> None:
+        self.sockets.discard(socket)
+        self.fresh.pop(socket, None)
+
+    @property
+    def interval(self) -> float:
+        return max(0.05, float(settings.WS_LOG_CHECK_SECONDS))
+
+    async def _run(self) -> None:
+        while self.sockets:
+            await asyncio.sleep(min(1.0, self.interval / 2))
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - a failed check is retried on the next tick
+                log.warning("gateway hub: check failed", exc_info=True)
+
+    async def tick(self) -> None:
+        now = time.monotonic()
+        due = [socket for socket, at in self.fresh.items() if at <= now]
+        for socket in due:
+            del self.fresh[socket]
+        sweep = now >= self.next_sweep
+        if sweep:
+            self.next_sweep = now + self.interval
+            due = list(self.sockets)
+        due = [socket for socket in due if not socket.closing and socket.user_id is not None]
+        if not due:
+            return
+        for socket in due:
+            await socket.rejoin()
+        if sweep:
+            await presence.refresh(sockets=[(socket.uid, socket.channel_name) for socket in due])
+        latest, invalid = await _look(due)
+        for socket in due:
+            if id(socket) in invalid:
+                await socket.revoked()
+            elif latest.get(socket.uid, 0) > (socket.last_sent or 0):
+                asyncio.ensure_future(socket.check_log())
+
+
+@database_call
+def _look(sockets: list["GatewayConsumer"]) -> tuple[dict[int, int], set[int]]:
+    """The newest event id of each socket's user, and the sockets (by `id()`) whose
+    credential no longer stands: three queries for any number of sockets."""
+    latest = events.latest_ids(user_ids={socket.uid for socket in sockets})
+    invalid = invalid_credentials([(id(socket), socket.scope, socket.uid) for socket in sockets])
+    return latest, invalid
+
+
+_hubs: dict[asyncio.AbstractEventLoop, Hub] = {}
+
+
+def hub() -> Hub:
+    """The hub of the running event loop (a daphne process has one)."""
+    loop = asyncio.get_running_loop()
+    found = _hubs.get(loop)
+    if found is None:
+        for old in [old for old in _hubs if old.is_closed()]:
+            del _hubs[old]
+        found = _hubs[loop] = Hub()
+    return found
