@@ -27,9 +27,8 @@ async def message_send(socket, frame: dict) -> Encoded | dict:
     """On PostgreSQL one statement on the event loop (chat_message_send, through
     realtime.pg), committed before the ack; the events go out after it, encoded once."""
     conversation = int_field(frame, "conversation")
-    body = frame.get("body")
     client_id = str_field(frame, "client_id", max_chars=CLIENT_ID_MAX)
-    services.message_validate(body=body, client_id=client_id)
+    body = services.message_validate(body=frame.get("body"), client_id=client_id)
     # The REST send's throttle scope, shared: a socket is no way around it.
     athrottle_user_write(user_id=socket.uid, scope="message")
     if not pg.available():

@@ -131,9 +131,9 @@ def _direct_open(*, creator: User, other: User) -> tuple[Conversation, bool]:
     return conversation, True
 
 
-def message_validate(*, body, client_id) -> None:
+def message_validate(*, body, client_id) -> str:
     """Refuses (ValidationError) a body or client_id no message may have: the one check of
-    both, for REST and socket sends."""
+    both, for REST and socket sends. Returns the body."""
     _check_text(body, name="body")
     if not body.strip():
         raise ValidationError({"body": ["A message cannot be empty."]})
@@ -144,6 +144,7 @@ def message_validate(*, body, client_id) -> None:
         raise ValidationError({"client_id": [f"client_id has 1 to {CLIENT_ID_MAX} characters."]})
     if any(unicodedata.category(ch) == "Cc" for ch in client_id):
         raise ValidationError({"client_id": ["client_id cannot contain control characters."]})
+    return body
 
 
 def _locked_conversation(*, user: User, conversation_id) -> Conversation:

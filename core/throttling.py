@@ -162,9 +162,9 @@ class RateLimiter:
 LIMITER = RateLimiter()
 
 
-def parse_rate(rate: str | None) -> tuple[int, int] | None:
+def parse_rate(rate) -> tuple[int, int] | None:
     """`"600/min"` -> (600, 60); None for no limit."""
-    if rate is None:
+    if not isinstance(rate, str):
         return None
     count, _, unit = rate.partition("/")
     return int(count), {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit[0]]

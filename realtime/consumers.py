@@ -56,7 +56,7 @@ LAYER_HANDLERS = frozenset(
 )
 
 
-def dumps(frame: dict) -> str:
+def dumps(frame) -> str:
     return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
 
 

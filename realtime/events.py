@@ -130,8 +130,11 @@ def replay(*, user_id: int, after: int, limit: int = 500) -> list[dict]:
         .values_list("seq", "kind", "ref", "payload")[:limit]
     )
     resolved: dict[str, dict[int, Any]] = {}
-    for kind in {kind for _seq, kind, ref, payload in rows if payload is None and ref is not None}:
-        refs = [ref for _seq, k, ref, payload in rows if k == kind and payload is None]
+    by_kind: dict[str, list[int]] = {}
+    for _seq, kind, ref, payload in rows:
+        if payload is None and ref is not None:
+            by_kind.setdefault(kind, []).append(ref)
+    for kind, refs in by_kind.items():
         resolved[kind] = registry.resolve_events(kind, refs)
     frames = []
     for seq, kind, ref, payload in rows:
@@ -139,7 +142,7 @@ def replay(*, user_id: int, after: int, limit: int = 500) -> list[dict]:
             frames.append(frame(seq, kind, json.loads(payload)))
         else:
             # A resolver answers for every ref it is given (a message gone for good included).
-            frames.append(frame(seq, kind, resolved.get(kind, {}).get(ref)))
+            frames.append(frame(seq, kind, resolved.get(kind, {}).get(ref) if ref is not None else None))
     return frames
 
 

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # the consumer imports this module; typing only
     from realtime.consumers import GatewayConsumer
 
-FrameHandler = Callable[["GatewayConsumer", dict], Awaitable[dict | None]]
+# Returns the ack's data (a dict, or JSON text already encoded: realtime.frames.Encoded), or
+# None for no ack.
+FrameHandler = Callable[["GatewayConsumer", dict], Awaitable[dict | str | None]]
 
 _frame_handlers: dict[str, FrameHandler] = {}
 _peers: Callable[[int], list[int]] | None = None
