@@ -14,6 +14,7 @@ from django.urls import path  # noqa: E402
 
 from accounts.auth import ApiTokenStore  # noqa: E402
 from core.bodylimit import RequestBodyLimit  # noqa: E402
+from core.concurrency import ConcurrencyLimit  # noqa: E402
 from realtime.auth import OriginAndAuthMiddleware  # noqa: E402
 from realtime.consumers import GatewayConsumer  # noqa: E402
 from realtime.publish import bind_loop  # noqa: E402
@@ -50,6 +51,20 @@ def allow_protocol_close_codes() -> None:
 allow_protocol_close_codes()
 
 
+def lazy_handshake_debug_log() -> None:
+    """autobahn pretty-prints every connection's configuration for a debug log line whether
+    or not debug logging is on: a tenth of a handshake's CPU (py-spy, 500 sockets opening at
+    once). Its log formats the value lazily anyway, so hand it the value unformatted."""
+    try:
+        from autobahn.websocket import protocol  # only under daphne; another server may run us
+    except ImportError:
+        return
+    protocol.pformat = lambda value: value
+
+
+lazy_handshake_debug_log()
+
+
 class BindLoop:
     """Tells the publisher which loop the channel layer lives on (the server's)."""
 
@@ -63,4 +78,6 @@ class BindLoop:
 
 websocket_app = OriginAndAuthMiddleware(URLRouter([path("ws/", GatewayConsumer.as_asgi())]), tokens=ApiTokenStore())
 
-application = BindLoop(ProtocolTypeRouter({"http": RequestBodyLimit(django_asgi_app), "websocket": websocket_app}))
+application = BindLoop(
+    ProtocolTypeRouter({"http": RequestBodyLimit(ConcurrencyLimit(django_asgi_app)), "websocket": websocket_app})
+)

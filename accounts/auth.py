@@ -1,8 +1,10 @@
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
-from accounts.models import ApiToken
+from accounts.models import ApiToken, User
 from core.crypto import digest
+from realtime import pg
+from realtime.db import database_call
 
 
 def user_for_token(key: str):
@@ -15,12 +17,36 @@ def user_for_token(key: str):
     return token.user
 
 
+# The handshake's query, on the event loop (realtime.pg): the active users of some tokens.
+TOKEN_USERS_SQL = (
+    f"SELECT t.digest, u.id, u.username, u.full_name, u.avatar FROM {ApiToken._meta.db_table} t"
+    f" JOIN {User._meta.db_table} u ON u.id = t.user_id WHERE t.digest = ANY(%s) AND u.is_active"
+)
+
+
+def _socket_user(user_id: int, username: str, full_name: str, avatar: str) -> User:
+    """The user of a socket, from the handshake's row: what the gateway reads of a user
+    (its id and brief), without loading the rest."""
+    user = User(id=user_id, username=username, full_name=full_name, avatar=avatar or "", is_active=True)
+    user._state.adding = False
+    user._state.db = "default"
+    return user
+
+
+def _users_for_digests(digests: list[str]) -> dict[str, User]:
+    tokens = ApiToken.objects.filter(digest__in=digests, user__is_active=True).select_related("user")
+    return {token.digest: token.user for token in tokens}
+
+
 class ApiTokenStore:
     """The tokens as the websocket handshake asks about them (realtime.auth.TokenStore),
     wired in asgi.py."""
 
-    def user_for_token(self, key: str):
-        return user_for_token(key)
+    async def users_for_tokens(self, digests: list[str]) -> dict[str, User]:
+        if not pg.available():
+            return await database_call(_users_for_digests)(digests)
+        rows = await pg.fetch(TOKEN_USERS_SQL, [digests])
+        return {row[0]: _socket_user(*row[1:]) for row in rows}
 
     def valid_tokens(self, pairs: list[tuple[str, int]]) -> set[str]:
         wanted = dict(pairs)

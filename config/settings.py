@@ -138,6 +138,8 @@ DATABASES = {"default": dj_database_url.parse(os.environ.get("DATABASE_URL") or 
 # small asyncio pool (WS_DB_POOL_SIZE, realtime/pg.py): a process holds at most
 # DB_POOL_SIZE + WS_DB_POOL_SIZE connections.
 DB_POOL_SIZE = env_int("DB_POOL_SIZE", 8)
+# Requests of a process in Django at once (each in a thread); more wait on the event loop.
+HTTP_CONCURRENCY = env_int("HTTP_CONCURRENCY", 2 * DB_POOL_SIZE)
 DB_POOL_TIMEOUT = env_float("DB_POOL_TIMEOUT", 10.0)
 WS_DB_POOL_SIZE = env_int("WS_DB_POOL_SIZE", 4)
 # Server-side prepared statements on the gateway's hot path; off behind PgBouncer in

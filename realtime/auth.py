@@ -20,7 +20,7 @@ find a token's user, and whether a token still stands), so the gateway imports n
 import logging
 from importlib import import_module
 from types import SimpleNamespace
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
@@ -33,20 +33,22 @@ from django.utils import timezone
 
 from core.crypto import digest
 from core.errors import UNAVAILABLE_ERRORS
+from realtime.batch import Batcher
 from realtime.db import database_call
 
 log = logging.getLogger(__name__)
 
 
 class TokenStore(Protocol):
-    """The API tokens, as the gateway asks about them (both run in a database thread)."""
+    """The API tokens, as the gateway asks about them."""
 
-    def user_for_token(self, key: str):
-        """The active user a token key belongs to, or None."""
+    async def users_for_tokens(self, digests: list[str]) -> dict[str, Any]:
+        """The active user of each of these token digests that has one (one query; on the
+        event loop)."""
 
     def valid_tokens(self, pairs: list[tuple[str, int]]) -> set[str]:
         """Of these (digest, user id) pairs, the digests whose token still names that active
-        user (one query)."""
+        user (one query; in a database thread)."""
 
 
 MAX_CREDENTIAL_CHARS = 128
@@ -106,20 +108,6 @@ def _user_for_session(session_key: str):
     # get_user reads nothing of a request but its session.
     user = get_user(cast(HttpRequest, SimpleNamespace(session=session)))
     return user if user.is_authenticated and user.is_active else None
-
-
-@database_call
-def authenticate(tokens: TokenStore, token: str | None, session_key: str | None):
-    """(user or None, digest, kind) for the presented credential."""
-    if token is not None:
-        if not token or len(token) > MAX_CREDENTIAL_CHARS:
-            return None, "", ""
-        user = tokens.user_for_token(token)
-        return (user, digest(token), "token") if user else (None, "", "")
-    if session_key and len(session_key) <= MAX_CREDENTIAL_CHARS:
-        user = _user_for_session(session_key)
-        return (user, digest(session_key), "session") if user else (None, "", "")
-    return None, "", ""
 
 
 def invalid_credentials(sockets: list[tuple[int, dict, int]]) -> set[int]:
@@ -184,6 +172,21 @@ class OriginAndAuthMiddleware:
     def __init__(self, app, *, tokens: TokenStore):
         self.app = app
         self.tokens = tokens
+        # Handshakes arriving together share one token query (a burst of reconnects).
+        self.token_users = Batcher(lambda digests: self.tokens.users_for_tokens(digests))
+
+    async def authenticate(self, token: str | None, session_key: str | None):
+        """(user or None, digest, kind) for the presented credential."""
+        if token is not None:
+            if not token or len(token) > MAX_CREDENTIAL_CHARS:
+                return None, "", ""
+            token_digest = digest(token)
+            user = await self.token_users.get(token_digest)
+            return (user, token_digest, "token") if user else (None, "", "")
+        if session_key and len(session_key) <= MAX_CREDENTIAL_CHARS:
+            user = await database_call(_user_for_session)(session_key)
+            return (user, digest(session_key), "session") if user else (None, "", "")
+        return None, "", ""
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "websocket":
@@ -204,7 +207,7 @@ class OriginAndAuthMiddleware:
             token_store=self.tokens,
         )
         try:
-            user, credential_digest, kind = await authenticate(self.tokens, token, session_key)
+            user, credential_digest, kind = await self.authenticate(token, session_key)
         except UNAVAILABLE_ERRORS:
             log.warning("websocket auth: database unavailable")
             scope["auth_unavailable"] = True

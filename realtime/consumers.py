@@ -151,11 +151,12 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         for group in [user_group(self.uid)] + ([credential_group(digest)] if digest else []):
             await self._join(group)
         try:
-            last_id, self.brief = await self._open()
+            last_id = await events.LAST_IDS.get(self.uid) or 0
         except UNAVAILABLE_ERRORS:
             log.warning("gateway: database unavailable at connect")
             await self._refuse_unavailable()
             return
+        self.brief = registry.user_brief(self.user)
         await self.accept()
         self.registered = True
         WS_CONNECTIONS.inc()
@@ -406,10 +407,6 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         await self.close_with(CLOSE_UNAUTHENTICATED)
 
     # Database work, each in one worker-thread hop
-
-    @database_call
-    def _open(self) -> tuple[int, dict]:
-        return events.last_event_id(user_id=self.uid), registry.user_brief(self.user)
 
     @database_call
     def _peers(self) -> list[int]:

@@ -19,7 +19,7 @@ DAPHNE = str(Path(sys.executable).with_name("daphne"))
 ADMIN_URL = os.environ.get("DATABASE_URL", "postgres://postgres@localhost:5432/instaclone")
 
 
-def _admin_dsn() -> str:
+def admin_dsn() -> str:
     base = ADMIN_URL.rsplit("/", 1)[0]
     return f"{base}/postgres"
 
@@ -42,7 +42,7 @@ class Database:
         self._execute("CREATE DATABASE {}")
 
     def _execute(self, statement: str) -> None:
-        conn = psycopg.connect(_admin_dsn(), autocommit=True)
+        conn = psycopg.connect(admin_dsn(), autocommit=True)
 
         try:
             with conn.cursor() as cursor:

@@ -285,10 +285,10 @@ async def test_a_failing_send_gives_its_error_code_and_the_socket_lives(monkeypa
 async def test_database_unavailable_at_handshake_closes_4503(monkeypatch):
     _user, token = await make_user_with_token()
 
-    def down(key):
+    async def down(self, digests):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr(accounts.auth, "user_for_token", down)
+    monkeypatch.setattr(accounts.auth.ApiTokenStore, "users_for_tokens", down)
     comm = communicator(token=token)
     connected, _ = await comm.connect()
     assert connected
