@@ -190,7 +190,8 @@ if REDIS_URL:
     # timeout, 100 connections) break idle sockets and bursts.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # channels-redis' pub/sub layer with batched publishes (realtime/layer.py).
+            "BACKEND": "realtime.layer.GatewayChannelLayer",
             "CONFIG": {
                 "hosts": [
                     {

@@ -17,7 +17,7 @@ def test_healthz_names_the_channel_layer_when_redis_is_unreachable(client):
     dead = f"redis://127.0.0.1:{free_port()}/0"
     layers = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": "realtime.layer.GatewayChannelLayer",
             "CONFIG": {"hosts": [{"address": dead, "socket_connect_timeout": 1}]},
         }
     }

@@ -72,7 +72,7 @@ def test_database_and_redis_urls_select_postgres_and_redis():
     assert result.returncode == 0, result.stderr
     config = json.loads(result.stdout)
     assert config["db"] == "core.postgres"
-    assert config["layer"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
+    assert config["layer"] == "realtime.layer.GatewayChannelLayer"
     assert config["cache"] == "core.cache.ResilientRedisCache"
 
 
