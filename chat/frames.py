@@ -8,7 +8,7 @@ conversation's other participants. ORM work runs in the gateway's database threa
 
 import time
 
-from chat import selectors, services
+from chat import selectors, sending, services
 from chat.models import CLIENT_ID_MAX
 from chat.serializers import message_payload, read_payload
 from core.throttling import athrottle_user_write
@@ -24,8 +24,9 @@ MEMBERSHIP_CACHE_MAX = 100
 
 @frame_handler("message.send")
 async def message_send(socket, frame: dict) -> Encoded | dict:
-    """On PostgreSQL one statement on the event loop (chat_message_send, through
-    realtime.pg), committed before the ack; the events go out after it, encoded once."""
+    """On PostgreSQL one statement on the event loop (chat/sending.py), shared with the sends
+    that arrive meanwhile and committed before the ack; the events go out after it, each
+    encoded once."""
     conversation = int_field(frame, "conversation")
     client_id = str_field(frame, "client_id", max_chars=CLIENT_ID_MAX)
     body = services.message_validate(body=frame.get("body"), client_id=client_id)
@@ -33,9 +34,8 @@ async def message_send(socket, frame: dict) -> Encoded | dict:
     athrottle_user_write(user_id=socket.uid, scope="message")
     if not pg.available():
         return await _send_orm(socket.user, conversation, body, client_id)
-    params = services.send_params(sender_id=socket.uid, conversation_id=conversation, body=body, client_id=client_id)
-    rows = await pg.fetch(services.SEND_SQL, params)
-    sent = services.send_outcome(rows[0], sender=socket.brief, conversation_id=conversation, client_id=client_id)
+    item = sending.SendItem(sender_id=socket.uid, conversation_id=conversation, body=body, client_id=client_id)
+    sent = sending.outcome(await sending.SENDS.submit(item), item, sender=socket.brief)
     data = Encoded(events.dumps(sent.data))
     if sent.created:
         events.announce("message.new", sent.assigned, data, committed=True)

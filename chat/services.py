@@ -10,19 +10,17 @@ participant row, then (inside `events.append`) the recipients' event counters by
 """
 
 import unicodedata
-from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
-from django.utils import timezone
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 
 from accounts.models import User, is_username
 from accounts.selectors import block_exists, blocked_among
 from accounts.serializers import user_brief
+from chat import sending
 from chat.models import BODY_MAX, CLIENT_ID_MAX, Conversation, Message, Participant
-from chat.serializers import message_data, message_payload, read_payload
-from core import crypto
+from chat.serializers import message_payload, read_payload
 from core.errors import Conflict
 from core.ids import is_id
 from realtime import events
@@ -167,48 +165,6 @@ def _existing_send(*, sender: User, conversation_id: int, client_id: str) -> Mes
     return message
 
 
-# One DM in one statement on PostgreSQL (chat/migrations/0002_message_send_function.py).
-SEND_SQL = (
-    "SELECT r_status, r_id, r_body, r_created_at, r_recipients, r_seqs FROM chat_message_send(%s, %s, %s, %s, %s)"
-)
-SEND_REFUSALS = {
-    "not_found": lambda: NotFound("No such conversation."),
-    "conflict": lambda: Conflict("This client_id was already used for a message in another conversation."),
-    "blocked": lambda: PermissionDenied("You cannot message this person."),
-}
-
-
-def send_params(*, sender_id: int, conversation_id: int, body: str, client_id: str) -> tuple:
-    """SEND_SQL's parameters: the body leaves this process encrypted."""
-    return (sender_id, conversation_id, crypto.encrypt(body), client_id, timezone.now())
-
-
-@dataclass(frozen=True)
-class Sent:
-    """What SEND_SQL did: the message (`message_data` shape, its body in plain text), whether
-    it is new, and the id of its `message.new` per recipient (empty for a retry)."""
-
-    data: dict
-    created: bool
-    assigned: dict[int, int]
-
-
-def send_outcome(row: tuple, *, sender: dict, conversation_id: int, client_id: str) -> Sent:
-    """Reads SEND_SQL's row; a refusal raises as the ORM path would."""
-    status, message_id, stored_body, created_at, recipients, seqs = row
-    if status in SEND_REFUSALS:
-        raise SEND_REFUSALS[status]()
-    data = message_data(
-        message_id=message_id,
-        conversation_id=conversation_id,
-        sender=sender,
-        body=crypto.decrypt(stored_body),
-        client_id=client_id,
-        created_at=created_at,
-    )
-    return Sent(data=data, created=status == "created", assigned=dict(zip(recipients or (), seqs or (), strict=True)))
-
-
 @transaction.atomic
 def message_send(*, sender: User, conversation_id: int, body: str, client_id: str) -> tuple[Message, bool]:
     """Sends a message. Returns it and whether it was created.
@@ -220,28 +176,28 @@ def message_send(*, sender: User, conversation_id: int, body: str, client_id: st
     gets `message.new` after commit. The conversation row is locked for the transaction,
     so a conversation's messages commit in id order.
 
-    On PostgreSQL all of it is one statement (SEND_SQL), as the gateway sends it too; on
-    SQLite the ORM does the same steps.
+    On PostgreSQL all of it is one statement (chat/sending.py), as the gateway sends it too;
+    on SQLite the ORM does the same steps.
     """
     message_validate(body=body, client_id=client_id)
     if not is_id(conversation_id):
         raise NotFound("No such conversation.")
     if connection.vendor != "postgresql":
         return _message_send_orm(sender=sender, conversation_id=conversation_id, body=body, client_id=client_id)
-    params = send_params(sender_id=sender.pk, conversation_id=conversation_id, body=body, client_id=client_id)
+    item = sending.SendItem(sender_id=sender.pk, conversation_id=conversation_id, body=body, client_id=client_id)
     with connection.cursor() as cursor:
-        cursor.execute(SEND_SQL, params)
-        row = cursor.fetchone()
-    sent = send_outcome(row, sender=user_brief(sender), conversation_id=conversation_id, client_id=client_id)
+        cursor.execute(sending.SEND_SQL, sending.send_params([item]))
+        (row,) = cursor.fetchall()
+    sent = sending.outcome(row, item, sender=user_brief(sender))
     if sent.created:
         events.announce("message.new", sent.assigned, events.dumps(sent.data))
     message = Message(
         id=sent.data["id"],
         conversation_id=conversation_id,
         sender=sender,
-        body=sent.data["body"],
+        body=body if sent.created else sent.data["body"],
         client_id=client_id,
-        created_at=row[3],
+        created_at=sent.created_at,
     )
     message._state.adding = False
     return message, sent.created

@@ -137,9 +137,15 @@ DATABASES = {"default": dj_database_url.parse(os.environ.get("DATABASE_URL") or 
 # DB_POOL_TIMEOUT seconds, then gets 503 `unavailable`. The gateway's send path has its own
 # small asyncio pool (WS_DB_POOL_SIZE, realtime/pg.py): a process holds at most
 # DB_POOL_SIZE + WS_DB_POOL_SIZE connections.
-DB_POOL_SIZE = env_int("DB_POOL_SIZE", 8)
-# Requests of a process in Django at once (each in a thread); more wait on the event loop.
-HTTP_CONCURRENCY = env_int("HTTP_CONCURRENCY", 2 * DB_POOL_SIZE)
+DB_POOL_SIZE = env_int("DB_POOL_SIZE", 10)
+# Threads for the gateway's ORM work (each borrows from the pool while it works); 1 on
+# SQLite. Two, by measurement (bench/ws_throughput.py): more threads running ORM code
+# starve the event loop of the GIL, so live pushes queue for seconds.
+WS_DB_THREADS = env_int("WS_DB_THREADS", 2)
+# Requests of a process in Django at once (each in a thread, holding a pooled connection
+# while it works, through a password hash at login); more wait on the event loop, not for
+# the pool. What the gateway's threads leave of the pool.
+HTTP_CONCURRENCY = env_int("HTTP_CONCURRENCY", max(1, DB_POOL_SIZE - WS_DB_THREADS))
 DB_POOL_TIMEOUT = env_float("DB_POOL_TIMEOUT", 10.0)
 WS_DB_POOL_SIZE = env_int("WS_DB_POOL_SIZE", 4)
 # Server-side prepared statements on the gateway's hot path; off behind PgBouncer in
@@ -259,7 +265,7 @@ HTTPS = env_bool("HTTPS", not DEBUG)
 if HTTPS:
     SECURE_SSL_REDIRECT = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
@@ -340,17 +346,13 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Realtime gateway.
-EVENT_RETENTION_DAYS = int(os.environ.get("EVENT_RETENTION_DAYS", "30"))
+EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 30)
 WS_MAX_FRAME_BYTES = 64 * 1024
-WS_RATE_BURST = int(os.environ.get("WS_RATE_BURST", "300"))
-WS_RATE_PER_SECOND = float(os.environ.get("WS_RATE_PER_SECOND", "30"))
-# Threads for the gateway's database work (each holds one connection); 1 on SQLite. Two,
-# by measurement (bench/ws_throughput.py): a node is CPU-bound on one core, and more threads
-# running ORM code starve the event loop of the GIL, so live pushes queue for seconds.
-WS_DB_THREADS = int(os.environ.get("WS_DB_THREADS", "2"))
-WS_LOG_CHECK_SECONDS = float(os.environ.get("WS_LOG_CHECK_SECONDS", "30"))
+WS_RATE_BURST = env_int("WS_RATE_BURST", 300)
+WS_RATE_PER_SECOND = env_float("WS_RATE_PER_SECOND", 30)
+WS_LOG_CHECK_SECONDS = env_float("WS_LOG_CHECK_SECONDS", 30)
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
-PRESENCE_TTL_SECONDS = int(os.environ.get("PRESENCE_TTL_SECONDS", "90"))
+PRESENCE_TTL_SECONDS = env_int("PRESENCE_TTL_SECONDS", 90)
 
 LOGGING = {
     "version": 1,

@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from core.crypto import digest
 from core.errors import UNAVAILABLE_ERRORS
-from realtime.batch import Batcher
+from realtime.batch import lookups
 from realtime.db import database_call
 
 log = logging.getLogger(__name__)
@@ -173,7 +173,7 @@ class OriginAndAuthMiddleware:
         self.app = app
         self.tokens = tokens
         # Handshakes arriving together share one token query (a burst of reconnects).
-        self.token_users = Batcher(lambda digests: self.tokens.users_for_tokens(digests))
+        self.token_users = lookups(lambda digests: self.tokens.users_for_tokens(digests))
 
     async def authenticate(self, token: str | None, session_key: str | None):
         """(user or None, digest, kind) for the presented credential."""
@@ -181,7 +181,7 @@ class OriginAndAuthMiddleware:
             if not token or len(token) > MAX_CREDENTIAL_CHARS:
                 return None, "", ""
             token_digest = digest(token)
-            user = await self.token_users.get(token_digest)
+            user = await self.token_users.submit(token_digest)
             return (user, token_digest, "token") if user else (None, "", "")
         if session_key and len(session_key) <= MAX_CREDENTIAL_CHARS:
             user = await database_call(_user_for_session)(session_key)

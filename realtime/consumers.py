@@ -151,7 +151,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         for group in [user_group(self.uid)] + ([credential_group(digest)] if digest else []):
             await self._join(group)
         try:
-            last_id = await events.LAST_IDS.get(self.uid) or 0
+            last_id = await events.LAST_IDS.submit(self.uid) or 0
         except UNAVAILABLE_ERRORS:
             log.warning("gateway: database unavailable at connect")
             await self._refuse_unavailable()

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from core.metrics import EVENTS_APPENDED
 from realtime import pg, registry
-from realtime.batch import Batcher
+from realtime.batch import lookups
 from realtime.db import database_call
 from realtime.models import Event, EventSequence
 from realtime.publish import publish, user_group
@@ -135,7 +135,7 @@ async def alatest_ids(user_ids: list[int]) -> dict[int, int]:
 
 
 # Sockets opening together share one query for their `hello`'s last_event_id.
-LAST_IDS = Batcher(alatest_ids)
+LAST_IDS = lookups(lambda user_ids: alatest_ids(user_ids))
 
 
 def replay(*, user_id: int, after: int, limit: int = 500) -> list[dict]:

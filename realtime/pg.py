@@ -11,20 +11,19 @@ Only on PostgreSQL (`available()`); the embedded SQLite default takes the ORM pa
 """
 
 import asyncio
+import collections
 import logging
-import time
 from typing import Any
 
 import psycopg
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from core.postgres.base import DATABASE
 
 log = logging.getLogger(__name__)
 
-_pools: dict[asyncio.AbstractEventLoop, AsyncConnectionPool] = {}
+_pools: dict[asyncio.AbstractEventLoop, "LoopPool"] = {}
 
 
 def available() -> bool:
@@ -64,66 +63,108 @@ def _connect_kwargs() -> dict[str, Any]:
     return {key: value for key, value in kwargs.items() if value is not None or key == "prepare_threshold"}
 
 
+class LoopPool:
+    """At most `size` connections of one event loop, handed out from a deque (psycopg_pool's
+    machinery cost a tenth of a node's CPU under load, py-spy). A connection that breaks is
+    closed and replaced by a fresh one on the next acquire."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.idle: collections.deque[psycopg.AsyncConnection] = collections.deque()
+        self.count = 0
+        self.waiters: collections.deque[asyncio.Future] = collections.deque()
+
+    async def acquire(self) -> psycopg.AsyncConnection:
+        while self.idle:
+            connection = self.idle.pop()
+            if not connection.closed:
+                return connection
+            self.count -= 1
+        if DATABASE.unreachable and self.count >= self.size:
+            raise OperationalError("the database is unreachable")
+        if self.count < self.size:
+            self.count += 1
+            try:
+                return await TrackedAsyncConnection.connect(**_connect_kwargs())
+            except BaseException:
+                self.count -= 1
+                raise
+        waiter = asyncio.get_running_loop().create_future()
+        self.waiters.append(waiter)
+        try:
+            return await asyncio.wait_for(waiter, settings.DB_POOL_TIMEOUT)
+        except TimeoutError:
+            raise OperationalError("no database connection free in time") from None
+
+    def release(self, connection: psycopg.AsyncConnection) -> None:
+        if connection.closed or connection.broken:
+            self.count -= 1
+            asyncio.ensure_future(connection.close())
+            while self.waiters:  # a waiter may open a connection of its own now
+                waiter = self.waiters.popleft()
+                if not waiter.done():
+                    waiter.set_exception(_Retry())
+                    return
+            return
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(connection)
+                return
+        self.idle.append(connection)
+
+    async def close(self) -> None:
+        while self.idle:
+            await self.idle.pop().close()
+        self.count = 0
+
+
+class _Retry(Exception):
+    """A connection broke while a caller waited for one: it should acquire again."""
+
+
 def _drop_pools_of_closed_loops() -> None:
     """A pool outlives its event loop only in tests (a loop per test): end its connections."""
     for loop in [loop for loop in _pools if loop.is_closed()]:
         pool = _pools.pop(loop)
-        for connection in list(getattr(pool, "_pool", ())):
+        for connection in pool.idle:
             connection.pgconn.finish()
 
 
-async def _pool() -> AsyncConnectionPool:
+def _pool() -> LoopPool:
     loop = asyncio.get_running_loop()
     pool = _pools.get(loop)
     if pool is None:
         _drop_pools_of_closed_loops()
-        pool = AsyncConnectionPool(
-            kwargs=_connect_kwargs(),
-            connection_class=TrackedAsyncConnection,
-            min_size=1,
-            max_size=settings.WS_DB_POOL_SIZE,
-            timeout=settings.DB_POOL_TIMEOUT,
-            max_idle=60,
-            reconnect_timeout=2,
-            open=False,
-            name="gateway",
-        )
-        _pools[loop] = pool
-        await pool.open(wait=False)
+        pool = _pools[loop] = LoopPool(settings.WS_DB_POOL_SIZE)
     return pool
 
 
-async def _getconn(pool: AsyncConnectionPool):
-    deadline = time.monotonic() + pool.timeout
+async def _acquire(pool: LoopPool) -> psycopg.AsyncConnection:
     while True:
         try:
-            return await pool.getconn(timeout=DATABASE.wait_for(deadline - time.monotonic()))
-        except PoolTimeout:
-            if DATABASE.unreachable or time.monotonic() >= deadline:
-                raise
+            return await pool.acquire()
+        except _Retry:
+            continue
+        except psycopg.OperationalError as exc:
+            raise OperationalError(str(exc)) from exc
 
 
 async def fetch(sql: str, params: tuple | list = ()) -> list[tuple]:
     """Runs one statement (autocommit: committed when it returns) and returns its rows.
     An unreachable database raises django.db.OperationalError, as the ORM would."""
-    pool = await _pool()
-    try:
-        connection = await _getconn(pool)
-    except psycopg.OperationalError as exc:  # PoolTimeout included
-        raise OperationalError(str(exc)) from exc
+    pool = _pool()
+    connection = await _acquire(pool)
     try:
         async with connection.cursor() as cursor:
             await cursor.execute(sql, params)
-            rows = await cursor.fetchall() if cursor.description else []
-    except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-        # The connection broke under the statement; the pool replaces it.
-        await pool.putconn(connection)
-        raise (OperationalError if isinstance(exc, psycopg.OperationalError) else InterfaceError)(str(exc)) from exc
-    except BaseException:
-        await pool.putconn(connection)
-        raise
-    await pool.putconn(connection)
-    return rows
+            return await cursor.fetchall() if cursor.description else []
+    except psycopg.OperationalError as exc:
+        raise OperationalError(str(exc)) from exc
+    except psycopg.InterfaceError as exc:
+        raise InterfaceError(str(exc)) from exc
+    finally:
+        pool.release(connection)
 
 
 async def close() -> None:
