@@ -651,6 +651,8 @@ async def run_step(target: Target, rate: float, args, tag: str) -> dict:
     db0 = db_counters(target.dbname)
     m0 = target.meter.snapshot()
     load0 = time.process_time()
+    if args.verbose:
+        print(f"    {target.name} (pid {target.pid}): sending {rate:g} DMs/s for {args.window:g} s", flush=True)
     st.t0 = perf() + 0.05
     await asyncio.gather(*(fleet._send(s, st, args.inflight) for s in fleet.socks if s.ws is not None))
     window_end = st.t0 + st.total / rate
@@ -1041,6 +1043,7 @@ def main(argv=None) -> int:
     parser.add_argument("--idle-sockets", type=int, default=2000)
     parser.add_argument("--idle-seconds", type=float, default=30.0)
     parser.add_argument("--json", help="write the figures to this file")
+    parser.add_argument("-v", "--verbose", action="store_true", help="say when each window starts (to attach a profiler)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is not met")
     args = parser.parse_args(argv)
     args.rates = [float(r) for r in args.rates.split(",") if r.strip()]
@@ -1074,8 +1077,8 @@ def main(argv=None) -> int:
     database, processes, targets = None, [], []
     try:
         users = args.users or args.sockets
-        if args.idle:
-            users = max(users, math.ceil(args.idle_sockets / 20))  # at most 20 sockets a user
+        if args.idle:  # up to 20 sockets a user (tabs), as few users as that allows
+            users = args.users or max(20, math.ceil(args.idle_sockets / 20))
         elif args.handshake_sockets > users:
             print(f"note: the {args.handshake_sockets} handshake sockets are {users} users' (up to "
                   f"{math.ceil(args.handshake_sockets / users)} tabs each), for both targets", flush=True)
