@@ -56,7 +56,7 @@ import uuid
 from pathlib import Path
 
 import httpx
-import psycopg2
+import psycopg
 from cryptography.fernet import Fernet
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -260,7 +260,7 @@ def db_counters(dbname: str | None) -> dict | None:
     the view within about a second of each transaction)."""
     if not dbname:
         return None
-    conn = psycopg2.connect(f"{ADMIN_URL.rsplit('/', 1)[0]}/postgres")
+    conn = psycopg.connect(f"{ADMIN_URL.rsplit('/', 1)[0]}/postgres", autocommit=True)
     try:
         with conn.cursor() as cur:
             cur.execute(
