@@ -18,4 +18,6 @@ RUN DEBUG=1 python manage.py collectstatic --noinput -v 0
 RUN useradd --create-home instaclone && mkdir -p /app/media && chown -R instaclone /app/media
 USER instaclone
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "--proxy-headers", "asgi:application"]
+# A listen queue of 1,024 (daphne's default is 50): a burst of reconnects after a node restart is
+# not dropped before the gateway sees it.
+CMD ["daphne", "-e", "tcp:port=8000:interface=0.0.0.0:backlog=1024", "--proxy-headers", "asgi:application"]

@@ -50,6 +50,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -72,6 +73,9 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
 PASSWORD = "correct-horse-battery-9"
 BODY = "bench " + "x" * 94  # a 100-character message
 P99_LIMIT = 0.100
+# The listen queue of both servers (daphne's default of 50 drops most of a burst of
+# connects before either application sees them); set by --backlog.
+BACKLOG = 1024
 perf = time.perf_counter
 
 
@@ -115,7 +119,17 @@ def _pids(uid: int | None = None):
                 continue
 
 
-POSTGRES_AUX = ("checkpointer", "background", "walwriter", "autovacuum", "logical", "archiver", "startup", "stats", "io")
+POSTGRES_AUX = (
+    "checkpointer",
+    "background",
+    "walwriter",
+    "autovacuum",
+    "logical",
+    "archiver",
+    "startup",
+    "stats",
+    "io",
+)
 
 
 def postgres_pids(dbname: str | None) -> list[int]:
@@ -337,8 +351,11 @@ class Relay:
     def start(self, timeout: float = 30) -> Relay:
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         self.process = subprocess.Popen(
-            [DAPHNE, "-b", "127.0.0.1", "-p", str(self.port), "relay.asgi:application"],
-            cwd=HERE, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            [DAPHNE, "-e", f"tcp:port={self.port}:interface=127.0.0.1:backlog={BACKLOG}", "relay.asgi:application"],
+            cwd=HERE,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -417,11 +434,15 @@ async def register_users(target: Target, count: int, concurrency: int = 8) -> No
 
         async def register(i: int) -> dict:
             name = f"d{uuid.uuid4().hex[:12]}"
-            body = await post("/api/auth/register", {"username": name, "email": f"{name}@example.com", "password": PASSWORD})
+            body = await post(
+                "/api/auth/register", {"username": name, "email": f"{name}@example.com", "password": PASSWORD}
+            )
             return {"id": body["user"]["id"], "token": body["token"], "username": name}
 
         async def open_conversation(a: dict, b: dict) -> int:
-            body = await post("/api/conversations", {"usernames": [b["username"]]}, {"Authorization": f"Token {a['token']}"})
+            body = await post(
+                "/api/conversations", {"usernames": [b["username"]]}, {"Authorization": f"Token {a['token']}"}
+            )
             return body["id"]
 
         target.users = list(await asyncio.gather(*(register(i) for i in range(count))))
@@ -462,7 +483,19 @@ class Step:
 
 
 class Sock:
-    __slots__ = ("index", "user", "partner", "conversation", "ws", "last_eid", "inflight", "slot", "ready", "reader", "opened_in")
+    __slots__ = (
+        "index",
+        "user",
+        "partner",
+        "conversation",
+        "ws",
+        "last_eid",
+        "inflight",
+        "slot",
+        "ready",
+        "reader",
+        "opened_in",
+    )
 
     def __init__(self, index: int, user: dict, partner: dict | None, conversation: int | None):
         self.index = index
@@ -489,7 +522,9 @@ class Fleet:
         for i in range(n):
             user = users[i % len(users)]
             if pairs:
-                self.socks.append(Sock(i, user, users[(i ^ 1) % len(users)], target.conversations[(i % len(users)) // 2]))
+                self.socks.append(
+                    Sock(i, user, users[(i ^ 1) % len(users)], target.conversations[(i % len(users)) // 2])
+                )
             else:
                 self.socks.append(Sock(i, user, None, None))
         self.step: Step | None = None
@@ -506,8 +541,14 @@ class Fleet:
         async def go():
             started = perf()
             sock.ws = await connect(
-                url, additional_headers=headers, compression=None, ping_interval=None, max_size=None,
-                open_timeout=120, close_timeout=5, proxy=None,  # no proxy lookup: it reads the environment per call
+                url,
+                additional_headers=headers,
+                compression=None,
+                ping_interval=None,
+                max_size=None,
+                open_timeout=120,
+                close_timeout=5,
+                proxy=None,  # no proxy lookup: it reads the environment per call
             )
             sock.reader = asyncio.create_task(self._read(sock))
             await asyncio.wait_for(sock.ready.wait(), 120)
@@ -734,18 +775,46 @@ async def run_step(target: Target, rate: float, args, tag: str) -> dict:
         "waited_for_calm_s": round(waited, 1),
     }
     result["passed"] = (
-        lost == 0 and late == 0 and st.dups == 0 and st.misrouted == 0 and result["echo_missing"] == 0 and result["ack_missing"] == 0
-        and fleet.order_violations == 0 and not fleet.errors and not fleet.failed_connects and p99 < P99_LIMIT
+        lost == 0
+        and late == 0
+        and st.dups == 0
+        and st.misrouted == 0
+        and result["echo_missing"] == 0
+        and result["ack_missing"] == 0
+        and fleet.order_violations == 0
+        and not fleet.errors
+        and not fleet.failed_connects
+        and p99 < P99_LIMIT
     )
     return result
 
 
 def step_line(r: dict) -> str:
     p = lambda v: "inf" if v is None else f"{v:.1f}"  # noqa: E731
-    flags = "" if r["passed"] else "  <- " + ", ".join(
-        f"{k} {r[k]}" for k in ("lost", "late", "dups", "echo_missing", "ack_missing", "misrouted", "order_violations", "errors", "failed_connects") if r[k]
-    ) + (f"; {r['error_samples'][0]}" if r["error_samples"] else "")
-    others = "" if r["others_on_server_core_share"] is None else f", others {100 * r['others_on_server_core_share']:.0f}%"
+    flags = (
+        ""
+        if r["passed"]
+        else "  <- "
+        + ", ".join(
+            f"{k} {r[k]}"
+            for k in (
+                "lost",
+                "late",
+                "dups",
+                "echo_missing",
+                "ack_missing",
+                "misrouted",
+                "order_violations",
+                "errors",
+                "failed_connects",
+            )
+            if r[k]
+        )
+        + (f"; {r['error_samples'][0]}" if r["error_samples"] else "")
+    )
+    others = (
+        "" if r["others_on_server_core_share"] is None else f", others {100 * r['others_on_server_core_share']:.0f}%"
+    )
     return (
         f"  {r['target']:<7} {r['rate']:>6g}/s x {r['window_s']:g}s: {'pass' if r['passed'] else 'FAIL'}  "
         f"p50 {p(r['p50_ms'])} ms  p99 {p(r['p99_ms'])} ms  server {r['server_cpu_us_per_dm']:.0f} us/DM "
@@ -900,7 +969,11 @@ def report(summary: dict, targets: list[str]) -> tuple[str, dict]:
         (f"p50 latency at {summary['fixed_rate']:g}/s (ms)", "fixed_p50_ms", "{:.1f}"),
         (f"p99 latency at {summary['fixed_rate']:g}/s (ms)", "fixed_p99_ms", "{:.1f}"),
         (f"lost at {summary['fixed_rate']:g}/s (DMs never delivered)", "fixed_lost", "{:.0f}"),
-        (f"late at {summary['fixed_rate']:g}/s (delivered > {summary['deadline']:g} s after the window)", "fixed_late", "{:.0f}"),
+        (
+            f"late at {summary['fixed_rate']:g}/s (delivered > {summary['deadline']:g} s after the window)",
+            "fixed_late",
+            "{:.0f}",
+        ),
         ("server CPU per DM (us)", "server_cpu_us_per_dm", "{:.0f}"),
         ("PostgreSQL CPU per DM (us)", "pg_cpu_us_per_dm", "{:.0f}"),
         ("Redis CPU per DM (us)", "redis_cpu_us_per_dm", "{:.0f}"),
@@ -931,7 +1004,10 @@ def report(summary: dict, targets: list[str]) -> tuple[str, dict]:
         p99 = pro.get("fixed_p99_ms")
         verdict = {
             "rate >= 1.0x relay": r_rate is not None and r_rate >= 1.0,
-            f"p99 at {summary['fixed_rate']:g}/s <= 2x relay and < 25 ms": r_p99 is not None and r_p99 <= 2.0 and p99 is not None and p99 < 25,
+            f"p99 at {summary['fixed_rate']:g}/s <= 2x relay and < 25 ms": r_p99 is not None
+            and r_p99 <= 2.0
+            and p99 is not None
+            and p99 < 25,
             "server CPU per DM <= 1.5x relay": r_cpu is not None and r_cpu <= 1.5,
             "handshake p99 <= 2x relay": r_hs is not None and r_hs <= 2.0,
         }
@@ -956,10 +1032,39 @@ def summarise(name: str, best: float, steps: list[dict], fixed: dict | None, hs:
         )
     if hs:
         out.update(
-            handshake_p99_ms=math.inf if hs["p99_ms"] is None else hs["p99_ms"], handshake_p50_ms=hs["p50_ms"],
-            handshake_ok_p99_ms=hs["ok_p99_ms"], handshake_failed=hs["failed"], rss_kib_per_socket=hs["rss_kib_per_socket"],
+            handshake_p99_ms=math.inf if hs["p99_ms"] is None else hs["p99_ms"],
+            handshake_p50_ms=hs["p50_ms"],
+            handshake_ok_p99_ms=hs["ok_p99_ms"],
+            handshake_failed=hs["failed"],
+            rss_kib_per_socket=hs["rss_kib_per_socket"],
         )
     return out
+
+
+class CommitProbe(threading.Thread):
+    """The floor under any durable write: the latency of one tiny INSERT committed with
+    `synchronous_commit` on (its disk flush), sampled every 20 ms on the same PostgreSQL
+    while the fixed-rate runs go on."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.samples: list[float] = []
+        self.running = True
+
+    def run(self):
+        with psycopg.connect(f"{ADMIN_URL.rsplit('/', 1)[0]}/postgres", autocommit=True) as conn:
+            conn.execute("CREATE TEMP TABLE commit_probe (x int)")
+            while self.running:
+                started = perf()
+                conn.execute("INSERT INTO commit_probe VALUES (1)")
+                self.samples.append((perf() - started) * 1000)
+                time.sleep(0.02)
+
+    def figures(self) -> dict:
+        ordered = sorted(self.samples)
+        if not ordered:
+            return {}
+        return {"commit_p50_ms": ordered[len(ordered) // 2], "commit_p99_ms": ordered[int(len(ordered) * 0.99) - 1]}
 
 
 async def bench(targets: list[Target], args) -> dict:
@@ -970,18 +1075,32 @@ async def bench(targets: list[Target], args) -> dict:
         print(f"memory: {args.handshake_sockets} idle sockets, connected 25 at a time", flush=True)
         for t in targets:
             handshakes[t.name] = mem = await memory_test(t, args.handshake_sockets, args)
-            print(f"  {t.name:<7} RSS {mem['rss_kib_per_socket']} KiB per socket over {mem['memory_sockets']} sockets", flush=True)
+            print(
+                f"  {t.name:<7} RSS {mem['rss_kib_per_socket']} KiB per socket over {mem['memory_sockets']} sockets",
+                flush=True,
+            )
         print(f"handshake: {args.handshake_sockets} sockets at once", flush=True)
         for t in targets:
             hs = await handshake_test(t, args.handshake_sockets, args)
             handshakes[t.name].update(hs)
-            print(f"  {t.name:<7} p50 {hs['p50_ms']} ms  p99 {hs['p99_ms']} ms (of those that connected: {hs['ok_p99_ms']} ms)  "
-                  f"failed {hs['failed']}  accept-queue overflows {hs['listen_overflows']}"
-                  + (f"  ({hs['error_samples'][0]})" if hs["error_samples"] else ""), flush=True)
-    print(f"rate search: {args.sockets} sockets, steps {', '.join(f'{r:g}' for r in args.rates)} DMs/s, {args.window:g} s each", flush=True)
+            print(
+                f"  {t.name:<7} p50 {hs['p50_ms']} ms  p99 {hs['p99_ms']} ms (of those that connected: {hs['ok_p99_ms']} ms)  "
+                f"failed {hs['failed']}  accept-queue overflows {hs['listen_overflows']}"
+                + (f"  ({hs['error_samples'][0]})" if hs["error_samples"] else ""),
+                flush=True,
+            )
+    print(
+        f"rate search: {args.sockets} sockets, steps {', '.join(f'{r:g}' for r in args.rates)} DMs/s, {args.window:g} s each",
+        flush=True,
+    )
     best, steps = await search(targets, args, run_id)
-    print(f"fixed rate: {args.fixed_rate:g} DMs/s, {args.fixed_repeats} run(s) each, interleaved; the median by p99 counts", flush=True)
+    print(
+        f"fixed rate: {args.fixed_rate:g} DMs/s, {args.fixed_repeats} run(s) each, interleaved; the median by p99 counts",
+        flush=True,
+    )
     runs: dict[str, list[dict]] = {t.name: [] for t in targets}
+    probe = CommitProbe()
+    probe.start()
     for i in range(args.fixed_repeats):
         for t in targets:
             result = await run_step(t, args.fixed_rate, args, f"{run_id}f{i}{t.name[0]}.")
@@ -989,11 +1108,25 @@ async def bench(targets: list[Target], args) -> dict:
             steps.append(result)
             runs[t.name].append(result)
             print(step_line(result), flush=True)
+    probe.running = False
+    probe.join()
+    floor = probe.figures()
+    if floor:
+        print(
+            f"durable commit floor meanwhile (PostgreSQL, one INSERT, synchronous_commit on): "
+            f"p50 {floor['commit_p50_ms']:.1f} ms  p99 {floor['commit_p99_ms']:.1f} ms",
+            flush=True,
+        )
     fixed = {}
     for name, results in runs.items():
         ordered = sorted(results, key=lambda r: math.inf if r["p99_ms"] is None else r["p99_ms"])
         fixed[name] = ordered[(len(ordered) - 1) // 2]
-    summary = {"fixed_rate": args.fixed_rate, "handshake_sockets": args.handshake_sockets, "deadline": args.deadline}
+    summary = {
+        "fixed_rate": args.fixed_rate,
+        "handshake_sockets": args.handshake_sockets,
+        "deadline": args.deadline,
+        **floor,
+    }
     for t in targets:
         summary[t.name] = summarise(t.name, best[t.name], steps, fixed.get(t.name), handshakes.get(t.name))
     for name in ("relay", "project"):
@@ -1026,38 +1159,70 @@ def parse_urls(values: list[str] | None, target: str) -> dict[str, str]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    global BACKLOG
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--target", choices=("relay", "project", "both"), default="both")
-    parser.add_argument("--rates", default="25,50,100,200,400,600,800,1000,1200,1600,2000", help="offered DMs/s, comma-separated, ascending")
+    parser.add_argument(
+        "--rates",
+        default="25,50,100,200,400,600,800,1000,1200,1600,2000",
+        help="offered DMs/s, comma-separated, ascending",
+    )
     parser.add_argument("--window", type=float, default=8.0, help="seconds of sending per step")
     parser.add_argument("--sockets", type=int, default=500, help="sockets in the load (pairs of users)")
     parser.add_argument("--fixed-rate", type=float, default=200.0, help="DMs/s for the latency and CPU figures")
-    parser.add_argument("--fixed-repeats", type=int, default=1, help="runs at the fixed rate per target (the median by p99 counts)")
+    parser.add_argument(
+        "--fixed-repeats", type=int, default=1, help="runs at the fixed rate per target (the median by p99 counts)"
+    )
     parser.add_argument("--handshake-sockets", type=int, default=1000, help="sockets connecting at once (0: skip)")
-    parser.add_argument("--deadline", type=float, default=5.0, help="seconds after the window before an undelivered DM counts as lost")
-    parser.add_argument("--drain-limit", type=float, default=120.0, help="seconds to wait for an overloaded server's backlog")
-    parser.add_argument("--settle", type=float, default=4.0, help="seconds between connecting and sending (the node's first log check)")
+    parser.add_argument(
+        "--deadline", type=float, default=5.0, help="seconds after the window before an undelivered DM counts as lost"
+    )
+    parser.add_argument(
+        "--drain-limit", type=float, default=120.0, help="seconds to wait for an overloaded server's backlog"
+    )
+    parser.add_argument(
+        "--settle", type=float, default=4.0, help="seconds between connecting and sending (the node's first log check)"
+    )
     parser.add_argument("--inflight", type=int, default=16, help="unacked sends per socket before the next waits")
     parser.add_argument("--retries", type=int, default=1, help="times a failing step is repeated before it counts")
     parser.add_argument("--users", type=int, help="project users to register (default: --sockets)")
-    parser.add_argument("--url", action="append", help="a running server's base http URL, [relay=|project=]URL (repeatable)")
-    parser.add_argument("--database", help="with --url: the project server's database name (for its PostgreSQL figures)")
+    parser.add_argument(
+        "--url", action="append", help="a running server's base http URL, [relay=|project=]URL (repeatable)"
+    )
+    parser.add_argument(
+        "--database", help="with --url: the project server's database name (for its PostgreSQL figures)"
+    )
     parser.add_argument("--server-cpu", type=int, default=0, help="core for the servers (taskset)")
     parser.add_argument("--load-cpu", type=int, default=1, help="core for this load generator")
     parser.add_argument("--no-pin", action="store_true", help="no taskset")
-    parser.add_argument("--calm", type=float, default=0.25, help="before a step, wait until other processes use under this share of the server core (1: never wait)")
+    parser.add_argument(
+        "--calm",
+        type=float,
+        default=0.25,
+        help="before a step, wait until other processes use under this share of the server core (1: never wait)",
+    )
     parser.add_argument("--calm-wait", type=float, default=20.0, help="longest wait for --calm, seconds")
     parser.add_argument(
-        "--nice", type=int, help="niceness for both servers and the load generator, e.g. -10 on a busy shared machine (root); PostgreSQL and Redis keep theirs"
+        "--nice",
+        type=int,
+        help="niceness for both servers and the load generator, e.g. -10 on a busy shared machine (root); PostgreSQL and Redis keep theirs",
     )
     parser.add_argument("--no-uvloop", action="store_true")
+    parser.add_argument(
+        "--backlog", type=int, default=BACKLOG, help="both servers' listen queue (daphne's default: 50)"
+    )
     parser.add_argument("--idle", action="store_true", help="the idle mode instead: idle sockets and what they cost")
     parser.add_argument("--idle-sockets", type=int, default=2000)
     parser.add_argument("--idle-seconds", type=float, default=30.0)
     parser.add_argument("--json", help="write the figures to this file")
-    parser.add_argument("-v", "--verbose", action="store_true", help="say when each window starts (to attach a profiler)")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="say when each window starts (to attach a profiler)"
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is not met")
     args = parser.parse_args(argv)
+    BACKLOG = args.backlog
     args.rates = [float(r) for r in args.rates.split(",") if r.strip()]
     if args.sockets < 2 or args.sockets % 2:
         parser.error("--sockets: an even number, at least 2")
@@ -1092,8 +1257,11 @@ def main(argv=None) -> int:
         if args.idle:  # up to 20 sockets a user (tabs), as few users as that allows
             users = args.users or max(20, math.ceil(args.idle_sockets / 20))
         elif args.handshake_sockets > users:
-            print(f"note: the {args.handshake_sockets} handshake sockets are {users} users' (up to "
-                  f"{math.ceil(args.handshake_sockets / users)} tabs each), for both targets", flush=True)
+            print(
+                f"note: the {args.handshake_sockets} handshake sockets are {users} users' (up to "
+                f"{math.ceil(args.handshake_sockets / users)} tabs each), for both targets",
+                flush=True,
+            )
         for name in names:
             if name in urls:
                 port = int(urls[name].rstrip("/").rsplit(":", 1)[1].split("/")[0])
@@ -1106,25 +1274,31 @@ def main(argv=None) -> int:
                 run(register_users(target, users))
             else:
                 env = server_env(
-                    DEBUG="0", HTTPS="0", SECRET_KEY=secrets.token_urlsafe(50), FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
-                    ALLOWED_HOSTS="localhost,127.0.0.1", REDIS_URL=REDIS_URL,
-                    CHANNEL_PREFIX=f"dmbench-{uuid.uuid4().hex[:8]}", CACHE_PREFIX=f"dmbench-{uuid.uuid4().hex[:8]}",
+                    DEBUG="0",
+                    HTTPS="0",
+                    SECRET_KEY=secrets.token_urlsafe(50),
+                    FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+                    ALLOWED_HOSTS="localhost,127.0.0.1",
+                    REDIS_URL=REDIS_URL,
+                    CHANNEL_PREFIX=f"dmbench-{uuid.uuid4().hex[:8]}",
+                    CACHE_PREFIX=f"dmbench-{uuid.uuid4().hex[:8]}",
                     THROTTLE_RATES="message=1000000/min,user=1000000/min,anon=1000000/min,register=1000000/min",
-                    WS_RATE_PER_SECOND="1000000", WS_RATE_BURST="1000000",
+                    WS_RATE_PER_SECOND="1000000",
+                    WS_RATE_BURST="1000000",
                 )
                 database = Database(prefix="instaclone_dmbench").migrate(env)
                 env["DATABASE_URL"] = database.url
                 # Users are registered through a set-up node on both cores, which then goes:
                 # the measured node starts fresh, as the relay does (its memory, its caches).
                 started = time.monotonic()
-                setup = Node(env).start()
+                setup = Node(env, backlog=BACKLOG).start()
                 try:
                     target = Target("project", setup.http, None, database.name)
                     run(register_users(target, users))
                 finally:
                     setup.kill()
                 print(f"project: {users} users registered over REST in {time.monotonic() - started:.0f} s", flush=True)
-                node = Node(env).start()
+                node = Node(env, backlog=BACKLOG).start()
                 processes.append(node)
                 registered = target
                 target = Target("project", node.http, node.process.pid, database.name)
@@ -1151,8 +1325,12 @@ def main(argv=None) -> int:
                 print(
                     f"idle {t.name}: {r['sockets']} sockets for {r['seconds']:g} s (connected in {r['connect_s']} s, "
                     f"{r['failed_connects']} failed, {r['still_open']} open at the end): "
-                    + (f"{db['xacts']} database transactions ({r['db_xacts_per_socket_minute']} per socket-minute), "
-                       f"{db['tuples_read']} tuples read; " if db else "no database; ")
+                    + (
+                        f"{db['xacts']} database transactions ({r['db_xacts_per_socket_minute']} per socket-minute), "
+                        f"{db['tuples_read']} tuples read; "
+                        if db
+                        else "no database; "
+                    )
                     + f"server {100 * r['server_cpu_share']:.2f}% of a core, PostgreSQL {100 * r['pg_cpu_share']:.2f}%, "
                     f"Redis {100 * r['redis_cpu_share']:.2f}%; RSS {r['rss_kib_per_socket']} KiB/socket"
                     + (f"; errors: {r['errors']}" if r["errors"] else ""),

@@ -17,11 +17,23 @@ BENCHES = [
     (
         "DM path: one node against the stock relay, same core, same load",
         [
-            "dm_path.py", "--sockets", "100", "--window", "4", "--rates", "25,50,100,200,300,400,600",
-            "--handshake-sockets", "500", "--calm-wait", "5",
+            "dm_path.py",
+            "--sockets",
+            "100",
+            "--window",
+            "4",
+            "--rates",
+            "25,50,100,200,300,400,600",
+            "--handshake-sockets",
+            "500",
+            "--calm-wait",
+            "5",
         ],
     ),
-    ("idle sockets: what they cost the database", ["dm_path.py", "--idle", "--idle-sockets", "1000", "--idle-seconds", "30", "--sockets", "50"]),
+    (
+        "idle sockets: what they cost the database",
+        ["dm_path.py", "--idle", "--idle-sockets", "1000", "--idle-seconds", "30", "--sockets", "50"],
+    ),
 ]
 
 

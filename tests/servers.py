@@ -73,8 +73,16 @@ def server_env(**overrides) -> dict:
 class Node:
     """One daphne process serving the app."""
 
-    def __init__(self, env: dict, port: int | None = None, log_dir: Path | None = None, args: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        env: dict,
+        port: int | None = None,
+        log_dir: Path | None = None,
+        args: tuple[str, ...] = (),
+        backlog: int | None = None,
+    ):
         self.port = port or free_port()
+        self.backlog = backlog  # the listen queue (daphne's default is 50)
         self.env = env
         self.args = tuple(args)  # extra daphne options, e.g. ("--proxy-headers",) as in the image
         self.log_path = (log_dir or Path("/tmp")) / f"daphne-{self.port}.log"
@@ -91,7 +99,7 @@ class Node:
     def start(self, timeout: float = 30) -> "Node":
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         self.process = subprocess.Popen(
-            [DAPHNE, "-b", "127.0.0.1", "-p", str(self.port), *self.args, "asgi:application"],
+            [DAPHNE, *self.listen(), *self.args, "asgi:application"],
             cwd=ROOT,
             env=self.env,
             stdout=log,
@@ -109,6 +117,11 @@ class Node:
             except OSError:
                 time.sleep(0.2)
         raise RuntimeError(f"daphne did not start on {self.port}; see {self.log_path}")
+
+    def listen(self) -> list[str]:
+        if self.backlog is None:
+            return ["-b", "127.0.0.1", "-p", str(self.port)]
+        return ["-e", f"tcp:port={self.port}:interface=127.0.0.1:backlog={self.backlog}"]
 
     def log_tail(self, lines: int = 60) -> str:
         try:

@@ -39,7 +39,11 @@ class RelayConsumer(AsyncWebsocketConsumer):
             await self.send(text_data='{"type":"pong"}')
             return
         if kind != "message.send":
-            await self.send(text_data=json.dumps({"type": "error", "ref": frame.get("ref"), "code": "unknown_type", "detail": "unknown type"}))
+            await self.send(
+                text_data=json.dumps(
+                    {"type": "error", "ref": frame.get("ref"), "code": "unknown_type", "detail": "unknown type"}
+                )
+            )
             return
         message = {
             "id": next(_ids),
