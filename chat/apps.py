@@ -12,3 +12,4 @@ class ChatConfig(AppConfig):
 
         registry.register_peers(frames.conversation_peers)
         registry.register_event_resolver("message.new", selectors.message_event_data)
+        registry.register_event_resolver("message.update", selectors.message_event_data)

@@ -56,6 +56,10 @@ JSON_WRITES = [
     ("patch", "/api/me"),
     ("post", "/api/conversations"),
     ("post", "/api/notifications/read"),
+    ("patch", "/api/messages/1"),
+    ("post", "/api/messages/1/reactions"),
+    ("patch", "/api/conversations/1"),
+    ("post", "/api/conversations/1/participants"),
 ]
 
 
