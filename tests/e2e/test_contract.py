@@ -43,8 +43,32 @@ POST = {
     "liked_by_me",
 }
 COMMENT = {"id", "post", "author", "body", "created_at"}
-CONVERSATION = {"id", "participants", "last_message", "unread_count"}
-MESSAGE = {"id", "conversation", "sender", "body", "client_id", "created_at"}
+CONVERSATION = {
+    "id",
+    "participants",
+    "last_message",
+    "unread_count",
+    "status",
+    "muted",
+    "title",
+    "is_group",
+    "read_positions",
+}
+MESSAGE = {
+    "id",
+    "conversation",
+    "sender",
+    "body",
+    "client_id",
+    "created_at",
+    "kind",
+    "image_url",
+    "thumbnail_url",
+    "reply_to",
+    "reactions",
+    "edited_at",
+    "deleted",
+}
 NOTIFICATION = {"id", "verb", "actor", "post", "comment", "created_at", "read"}
 
 
@@ -554,8 +578,10 @@ def test_uploads_refuse_non_images_long_captions_and_oversized_files(http):
 
 
 def test_conversations_and_messages(http):
-    # given
+    # given: bob follows alice and carol, so their 1:1s land in his inbox, not his requests
     alice, bob, carol = register(http), register(http), register(http)
+    for person in (alice, carol):
+        assert http.post(f"/api/users/{person.username}/follow", headers=bob.auth).status_code in (200, 201)
 
     # POST /api/conversations: 201, then 200 with the existing 1:1 (from either side)
     opened = http.post("/api/conversations", headers=alice.auth, json={"usernames": [bob.username]})
