@@ -32,6 +32,9 @@ class User(AbstractUser):
     follower_count = models.PositiveIntegerField(default=0)
     following_count = models.PositiveIntegerField(default=0)
     post_count = models.PositiveIntegerField(default=0)
+    # A private account's posts, stories and follow lists are for its approved followers
+    # (accounts.selectors.content_visible is the one rule); following it is by request.
+    is_private = models.BooleanField(default=False)
 
     REQUIRED_FIELDS = ["email"]
 
