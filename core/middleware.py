@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
-from django.http import FileResponse, Http404
+from django.http import FileResponse
 
 from core.errors import UNAVAILABLE_ERRORS, json_error, unavailable_response
 from core.metrics import HTTP_LATENCY
@@ -68,6 +68,27 @@ class DatabaseUnavailableMiddleware:
         return None
 
 
+# Longer than any name the app writes (uploads are `<folder>/%Y/%m/<uuid>.<ext>`), shorter than
+# any file system's limit.
+MAX_FILE_PATH_CHARS = 1024
+
+
+def _not_found():
+    return json_error(404, "Not found.", "not_found")
+
+
+def _clean_relative(relative: str) -> str | None:
+    """The path below a root, normalised, or None for one that cannot name a file there: a
+    NUL or other control character (the OS refuses it), an escape upwards, or an
+    overlong name."""
+    if len(relative) > MAX_FILE_PATH_CHARS or any(ord(ch) < 32 or ord(ch) == 127 for ch in relative):
+        return None
+    clean = posixpath.normpath(relative).lstrip("/")
+    if clean in ("", ".") or clean.startswith(".."):
+        return None
+    return clean
+
+
 class StaticAndMediaMiddleware:
     """Serves /static/ and /media/ from this process, DEBUG or not, so one daphne process
     is a complete server. Paths are normalised and confined to their roots."""
@@ -85,22 +106,30 @@ class StaticAndMediaMiddleware:
         return self.get_response(request)
 
     def _serve_static(self, relative: str):
-        clean = posixpath.normpath(relative).lstrip("/")
-        if clean.startswith(".."):
-            raise Http404
-        found = Path(settings.STATIC_ROOT) / clean
-        if not found.is_file():
-            located = finders.find(clean)
-            if not located:
-                return json_error(404, "Not found.", "not_found")
-            found = Path(located)
+        clean = _clean_relative(relative)
+        if clean is None:
+            return _not_found()
+        try:
+            found = Path(settings.STATIC_ROOT) / clean
+            if not found.is_file():
+                located = finders.find(clean)
+                if not located:
+                    return _not_found()
+                found = Path(located)
+        except (ValueError, OSError):  # a name the file system refuses (too long, say)
+            return _not_found()
         return self._response(found, immutable=False)
 
     def _serve_file(self, root: Path, relative: str, immutable: bool):
-        clean = posixpath.normpath(relative).lstrip("/")
-        target = (root / clean).resolve()
-        if clean.startswith("..") or not target.is_relative_to(root.resolve()) or not target.is_file():
-            return json_error(404, "Not found.", "not_found")
+        clean = _clean_relative(relative)
+        if clean is None:
+            return _not_found()
+        try:
+            target = (root / clean).resolve()
+            if not target.is_relative_to(root.resolve()) or not target.is_file():
+                return _not_found()
+        except (ValueError, OSError):  # a name the file system refuses (too long, say)
+            return _not_found()
         # Uploads are user content: only the image types the app writes are shown inline;
         # anything else (an .html or .svg that reached the folder some other way) is a
         # download, and no media response may run script.
