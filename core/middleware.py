@@ -53,6 +53,42 @@ MEDIA_TYPES = {
 }
 
 
+# Policies for the pages the app borrows from libraries (the frontend's pages set their own,
+# media responses theirs): each allows what that page loads, all of it from this origin.
+# - /api/docs/ (Swagger UI, served split so its start-up script is a file of its own): its
+#   template has one <style> block and the UI sets style attributes, so inline styles
+#   (never inline script); icons are data: URIs; "Try it out" calls this origin's API.
+# - /admin/: Django's admin has no inline script or style; avatars and post images may come
+#   from object storage (https:).
+DOCS_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+ADMIN_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+CONTENT_SECURITY_POLICIES = (("/api/docs/", DOCS_POLICY), ("/admin/", ADMIN_POLICY))
+
+
+class ContentSecurityPolicyMiddleware:
+    """Gives the library pages (API docs, admin) a Content-Security-Policy that fits them,
+    unless the response brought its own."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if "Content-Security-Policy" not in response:
+            for prefix, policy in CONTENT_SECURITY_POLICIES:
+                if request.path_info.startswith(prefix):
+                    response["Content-Security-Policy"] = policy
+                    break
+        return response
+
+
 class DatabaseUnavailableMiddleware:
     """While the database is unreachable: 503 with code `unavailable`, not a 500."""
 

@@ -215,3 +215,31 @@ def test_the_api_docs_page_loads_no_script_from_another_origin():
     assert sources and all(src.startswith(("/", "#")) for src in sources), sources
     asset = next(src for src in sources if src.endswith("swagger-ui-bundle.js"))
     assert Client().get(asset).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/api/docs/", "/admin/login/"])
+def test_the_api_docs_and_the_admin_carry_a_policy_without_inline_or_foreign_script(path):
+    import re
+
+    # when
+    page = Client().get(path)
+    # then: a policy that runs only this origin's script files
+    assert page.status_code == 200
+    policy = dict((directive.split(" ", 1) + [""])[:2] for directive in page["Content-Security-Policy"].split("; "))
+    assert policy["script-src"] == "'self'" and policy["default-src"] == "'self'"
+    assert policy["object-src"] == "'none'" and policy["frame-ancestors"] == "'none'"
+    assert policy["base-uri"] == "'none'"
+    # and the page needs no more: no inline script, no handler attribute
+    html = page.content.decode()
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), "inline script"
+    assert not re.search(r"\son[a-z]+=", html), "inline handler"
+
+
+def test_the_api_docs_start_up_script_is_a_file_of_this_origin():
+    import re
+
+    page = Client().get("/api/docs/").content.decode()
+    scripts = re.findall(r'<script src="([^"]+)"', page)
+    start = next(src for src in scripts if "script" in src.split("?", 1)[-1])
+    response = Client().get(start.replace("&amp;", "&"))
+    assert response.status_code == 200 and "javascript" in response["Content-Type"]
