@@ -66,6 +66,22 @@ class Follow(models.Model):
         ]
 
 
+class FollowRequest(models.Model):
+    """A request to follow a private account, pending until its owner accepts (it becomes a
+    Follow) or declines, or the requester withdraws it."""
+
+    requester = models.ForeignKey(User, on_delete=models.CASCADE, related_name="follow_requests_made")
+    target = models.ForeignKey(User, on_delete=models.CASCADE, related_name="follow_requests_received")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["requester", "target"], name="follow_request_unique"),
+            models.CheckConstraint(condition=~Q(requester=F("target")), name="follow_request_not_self"),
+        ]
+        indexes = [models.Index(F("target"), F("created_at").desc(), F("id").desc(), name="follow_request_target")]
+
+
 class Block(models.Model):
     blocker = models.ForeignKey(User, on_delete=models.CASCADE, related_name="blocks_made")
     blocked = models.ForeignKey(User, on_delete=models.CASCADE, related_name="blocks_received")

@@ -7,6 +7,17 @@ urlpatterns = [
     path("auth/login", api.LoginApi.as_view(), name="api-auth-login"),
     path("auth/logout", api.LogoutApi.as_view(), name="api-auth-logout"),
     path("me", api.MeApi.as_view(), name="api-me"),
+    path("me/follow-requests", api.FollowRequestListApi.as_view(), name="api-follow-requests"),
+    path(
+        "follow-requests/<int:request_id>/accept",
+        api.FollowRequestAcceptApi.as_view(),
+        name="api-follow-request-accept",
+    ),
+    path(
+        "follow-requests/<int:request_id>/decline",
+        api.FollowRequestDeclineApi.as_view(),
+        name="api-follow-request-decline",
+    ),
     path("users", api.UserSearchApi.as_view(), name="api-user-search"),
     path("users/<str:username>", api.UserDetailApi.as_view(), name="api-user-detail"),
     path("users/<str:username>/follow", api.FollowApi.as_view(), name="api-user-follow"),

@@ -26,6 +26,8 @@ PROFILE_FIELDS = {
     "following_count",
     "post_count",
     "is_following",
+    "is_private",
+    "follow_status",
 }
 STRONG_PASSWORD = "violet-harbour-lantern-42"
 
@@ -367,6 +369,8 @@ def test_profile_shows_counts_and_is_following(user, client_for):
         "following_count": 0,
         "post_count": 0,
         "is_following": True,
+        "is_private": False,
+        "follow_status": "following",
     }
     assert client_for(alice).get(f"/api/users/{user.username}").json()["is_following"] is False
 
