@@ -25,13 +25,18 @@ class User(AbstractUser):
     """A person. Counts are denormalized and kept right by the services with F() updates."""
 
     username = models.CharField(max_length=30, unique=True, validators=[username_validator])
-    email = models.EmailField(unique=True)
+    # Null for an account registered with an address that belonged to another account
+    # already (registration does not tell; accounts.services.user_register).
+    email = models.EmailField(unique=True, null=True, blank=True)
     full_name = models.CharField(max_length=100, blank=True)
     bio = models.CharField(max_length=150, blank=True)
     avatar = models.ImageField(upload_to="avatars/%Y/%m/", blank=True)
     follower_count = models.PositiveIntegerField(default=0)
     following_count = models.PositiveIntegerField(default=0)
     post_count = models.PositiveIntegerField(default=0)
+    # A private account's posts, stories and follow lists are for its approved followers
+    # (accounts.selectors.content_visible is the one rule); following it is by request.
+    is_private = models.BooleanField(default=False)
 
     REQUIRED_FIELDS = ["email"]
 

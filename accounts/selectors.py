@@ -1,4 +1,5 @@
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from rest_framework import exceptions, status
 
 from accounts.cache import profile_cache_get, profile_cache_set
 from accounts.models import Block, Follow, User, is_username
@@ -26,6 +27,54 @@ def exclude_blocked(queryset: QuerySet, *, user_id: int, field: str) -> QuerySet
     return queryset.exclude(**{f"{field}__in": Block.objects.filter(blocker_id=user_id).values("blocked_id")}).exclude(
         **{f"{field}__in": Block.objects.filter(blocked_id=user_id).values("blocker_id")}
     )
+
+
+class PrivateAccount(exceptions.PermissionDenied):
+    """403 `private`: the owner's content is for their approved followers."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    default_detail = "This account is private."
+    default_code = "private"
+
+
+# The privacy rule, the one copy. May `viewer` see `owner`'s content (posts, their images,
+# comments and likes, stories, follower and following lists)? Yes when the viewer is the
+# owner; otherwise only with no block either way, and, for a private account, only when
+# the viewer follows it (an approved follow: a pending request is not a Follow row).
+# `content_visible` answers it for one owner, `content_visible_filter` for the rows of a
+# queryset in the same SQL; every door (REST, live pushes, search, media) uses one of them.
+
+
+def content_visible(*, viewer: User | None, owner: User) -> bool:
+    """True when `viewer` may see `owner`'s content (see the rule above). `owner` needs
+    `pk` and `is_private`; an anonymous viewer sees public accounts only."""
+    viewer_id = viewer.pk if viewer is not None and viewer.is_authenticated else None
+    if viewer_id == owner.pk:
+        return True
+    if viewer_id is None:
+        return not owner.is_private
+    if block_exists(viewer_id, owner.pk):
+        return False
+    return not owner.is_private or follow_exists(follower_id=viewer_id, followee_id=owner.pk)
+
+
+def content_access_check(*, viewer: User | None, owner: User) -> None:
+    """Raises PrivateAccount (403 `private`) unless `viewer` may see `owner`'s content."""
+    if not content_visible(viewer=viewer, owner=owner):
+        raise PrivateAccount()
+
+
+def content_visible_filter(queryset: QuerySet, *, viewer: User | None, field: str) -> QuerySet:
+    """The rows of `queryset` whose owner (the user foreign key `field`, e.g. "author") the
+    viewer may see, by the same rule as `content_visible`, as subqueries of one query."""
+    viewer_id = viewer.pk if viewer is not None and viewer.is_authenticated else None
+    if viewer_id is None:
+        return queryset.filter(**{f"{field}__is_private": False})
+    followed = Follow.objects.filter(follower_id=viewer_id).values("followee_id")
+    visible = (
+        Q(**{f"{field}_id": viewer_id}) | Q(**{f"{field}__is_private": False}) | Q(**{f"{field}_id__in": followed})
+    )
+    return exclude_blocked(queryset.filter(visible), user_id=viewer_id, field=f"{field}_id")
 
 
 def user_get_by_username(*, username: str) -> User | None:

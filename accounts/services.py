@@ -15,6 +15,7 @@ from django.db.models.functions import Greatest
 from rest_framework import exceptions
 
 from accounts.cache import profile_cache_invalidate
+from accounts.mail import send_later
 from accounts.models import USERNAME_MESSAGE, ApiToken, Follow, User, is_username
 from accounts.selectors import block_exists
 from accounts.signals import follow_created
@@ -34,13 +35,11 @@ def _validate_registration(*, username: str, email: str, password: str) -> dict[
         errors["username"] = [USERNAME_MESSAGE]
     elif User.objects.filter(username__iexact=username).exists():
         errors["username"] = ["This username is taken."]
+    # Whether the address has an account is never said (user_register).
     try:
         validate_email(email)
     except DjangoValidationError:
         errors["email"] = ["Enter a valid email address."]
-    else:
-        if User.objects.filter(email__iexact=email).exists():
-            errors["email"] = ["An account with this email exists already."]
     try:
         validate_password(password, user=User(username=username, email=email))
     except DjangoValidationError as exc:
@@ -52,22 +51,43 @@ def user_register(*, username: str, email: str, password: str) -> User:
     """Creates an active user with an Argon2-hashed password.
 
     Raises ValidationError (fields username/email/password) for a malformed or taken
-    username (case-insensitively), a malformed or taken email, or a password Django's
-    validators refuse.
+    username (case-insensitively; usernames are public anyway), a malformed email, or a
+    password Django's validators refuse. Whether the email has an account already is never
+    told, in the answer or its timing, as a password reset does not tell: with a taken
+    address the account is made all the same, without an address, and the address's owner
+    is told by email (off the request path) that someone signed up with it.
     """
     email = User.objects.normalize_email((email or "").strip())
     errors = _validate_registration(username=username, email=email, password=password)
     if errors:
         raise exceptions.ValidationError(errors)
+    user = User(username=username)
+    user.set_password(password)
     try:
         with transaction.atomic():
-            user = User(username=username, email=email)
-            user.set_password(password)
+            owner = User.objects.filter(email__iexact=email).order_by("id").first()
+            user.email = None if owner is not None else email
             user.save()
+            if owner is not None:
+                notice = _taken_address_notice(owner=owner, new_username=username)
+                transaction.on_commit(lambda: send_later(to=owner.email, **notice), robust=True)
     except IntegrityError:
-        # A concurrent registration took the name or email between the check and the insert.
-        raise exceptions.ValidationError({"username": ["This username or email is taken."]})
+        # A concurrent registration took the name (or the address) between the check and the
+        # insert; the address is not named.
+        raise exceptions.ValidationError({"username": ["This username is taken."]})
     return user
+
+
+def _taken_address_notice(*, owner: User, new_username: str) -> dict[str, str]:
+    return {
+        "subject": "Someone signed up with your email address",
+        "body": (
+            f"Someone signed up on Instaclone as @{new_username} with this email address, which "
+            f"already belongs to your account @{owner.username}. The new account was made without "
+            "an email address.\n\nIf it was you: you can sign in as "
+            f"@{owner.username} (or reset its password). If not, nothing of yours changed."
+        ),
+    }
 
 
 @transaction.atomic
