@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api import THROTTLES, paginate, target_user
+from accounts.selectors import PrivateAccount
 from core.images import check_request_size
 from core.pagination import CursorPagination
 from feed import story_services as services
@@ -84,5 +85,5 @@ class UserStoriesApi(APIView):
         if access == "blocked":
             raise exceptions.NotFound("No such user.")
         if access == "private":
-            raise services.StoryPrivate()
+            raise PrivateAccount()
         return paginate(self, story_list_by_author(author=author, viewer=request.user), _stories)

@@ -11,8 +11,8 @@ from typing import Literal
 from django.db.models import Case, Count, Exists, IntegerField, Max, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from accounts.models import Block, Follow, User
-from accounts.selectors import exclude_blocked
+from accounts.models import Follow, User
+from accounts.selectors import block_exists, content_visible, exclude_blocked
 from core.ids import is_id
 from feed.models import Story, StoryView
 
@@ -23,15 +23,12 @@ Access = Literal["ok", "blocked", "private"]
 
 
 def owner_access(*, viewer: User, owner: User) -> Access:
-    """May the viewer see the owner's stories: "ok", "blocked" (a block either way: the
-    owner is as if gone, 404) or "private" (403 `private`)."""
-    if viewer.pk == owner.pk:
-        return "ok"
-    if Block.objects.filter(
-        Q(blocker_id=viewer.pk, blocked_id=owner.pk) | Q(blocker_id=owner.pk, blocked_id=viewer.pk)
-    ).exists():
+    """May the viewer see the owner's stories: "ok"; "blocked" (a block either way: the
+    owner is as if gone, 404, DESIGN 6.6); "private" (403 `private`: the privacy rule of
+    accounts.selectors.content_visible says no)."""
+    if viewer.pk != owner.pk and block_exists(viewer.pk, owner.pk):
         return "blocked"
-    return "ok"
+    return "ok" if content_visible(viewer=viewer, owner=owner) else "private"
 
 
 def _live(stories: QuerySet[Story], now: datetime | None = None) -> QuerySet[Story]:

@@ -13,6 +13,7 @@ from django.utils import timezone
 from rest_framework import exceptions
 
 from accounts.models import User
+from accounts.selectors import PrivateAccount
 from core.images import image_process
 from feed import fanout
 from feed.models import STORY_LIFETIME_HOURS, Story, StoryView
@@ -25,11 +26,6 @@ LIVE_STORIES_MAX = 100
 PRUNE_BATCH = 500
 
 
-class StoryPrivate(exceptions.PermissionDenied):
-    default_detail = "This account is private."
-    default_code = "private"
-
-
 def _delete_files(storage, names: list[str]) -> None:
     for name in names:
         try:
@@ -40,7 +36,7 @@ def _delete_files(storage, names: list[str]) -> None:
 
 def story_for_viewer(*, story_id: int, viewer: User) -> Story:
     """The live story as the viewer sees it. NotFound when it is missing, expired, or
-    either blocks the other; StoryPrivate (403 `private`) when its author's stories are
+    either blocks the other; PrivateAccount (403 `private`) when its author's stories are
     not for the viewer."""
     story = story_get(story_id=story_id, viewer=viewer)
     if story is None:
@@ -49,7 +45,7 @@ def story_for_viewer(*, story_id: int, viewer: User) -> Story:
     if access == "blocked":
         raise exceptions.NotFound("No such story.")
     if access == "private":
-        raise StoryPrivate()
+        raise PrivateAccount()
     return story
 
 
@@ -86,7 +82,7 @@ def story_create(*, author: User, image) -> Story:
 @transaction.atomic
 def story_delete(*, user: User, story_id: int) -> None:
     """Deletes a story: its author only (PermissionDenied for anyone else who may see it;
-    NotFound or StoryPrivate as `story_for_viewer`). The file goes after commit."""
+    NotFound or PrivateAccount as `story_for_viewer`). The file goes after commit."""
     story = story_for_viewer(story_id=story_id, viewer=user)
     if story.author_id != user.pk:
         raise exceptions.PermissionDenied("Only the author can delete a story.")

@@ -350,3 +350,33 @@ def test_prune_stories_in_batches_and_twice_at_once_deletes_each_story_once(sett
     assert sum(counts) == 25
     assert not Story.objects.exists()
     assert not any((settings.MEDIA_ROOT / s.image.name).exists() for s in stories)
+
+
+# --- private accounts ------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_private_accounts_stories_are_for_its_approved_followers_only(client_for):
+    # given: a private account with a story, an approved follower and a stranger
+    owner, follower, stranger = UserFactory.create_batch(3)
+    owner.is_private = True
+    owner.save(update_fields=["is_private"])
+    follow(follower, owner)
+    story = make_story(owner)
+    # then: the stranger gets 403 `private` everywhere, and nothing in the tray
+    client = client_for(stranger)
+    for response in (
+        client.get(f"/api/users/{owner.username}/stories"),
+        client.post(f"/api/stories/{story.pk}/seen"),
+        client.get(f"/api/stories/{story.pk}/viewers"),
+        client.delete(f"/api/stories/{story.pk}"),
+    ):
+        assert response.status_code == 403, response.content
+        assert response.json()["code"] == "private"
+    assert client.get("/api/stories").json() == []
+    assert not StoryView.objects.exists()
+    # and the approved follower sees and watches it
+    ok = client_for(follower)
+    assert [e["user"]["id"] for e in ok.get("/api/stories").json()] == [owner.pk]
+    assert [s["id"] for s in ok.get(f"/api/users/{owner.username}/stories").json()["results"]] == [story.pk]
+    assert ok.post(f"/api/stories/{story.pk}/seen").status_code == 201

@@ -203,3 +203,28 @@ def test_bad_story_input_is_a_json_4xx(http, node):
         assert response.status_code == status, (response.request.url, response.text)
         assert response.headers["content-type"] == "application/json"
         assert set(response.json()) >= {"detail", "code"}
+
+
+def test_a_stranger_gets_403_private_on_a_private_accounts_stories(http, node):
+    # given: a private account with a story, an approved follower and a stranger
+    owner, friend, stranger = register(http), register(http), register(http)
+    assert http.post(f"/api/users/{owner.username}/follow", headers=friend.auth).status_code == 201
+    made_private = http.patch("/api/me", headers=owner.auth, json={"is_private": True})
+    if made_private.status_code != 200 or made_private.json().get("is_private") is not True:
+        # The setting over REST arrives with DESIGN 6.1; until then it is set in the database.
+        with psycopg.connect(node.env["DATABASE_URL"], autocommit=True) as conn:
+            conn.execute("UPDATE accounts_user SET is_private = true WHERE id = %s", (owner.id,))
+    story = post_story(http, owner)
+    # then: the stranger gets 403 `private` on every door that names it, and no tray entry
+    for response in (
+        http.get(f"/api/users/{owner.username}/stories", headers=stranger.auth),
+        http.post(f"/api/stories/{story['id']}/seen", headers=stranger.auth),
+        http.get(f"/api/stories/{story['id']}/viewers", headers=stranger.auth),
+        http.delete(f"/api/stories/{story['id']}", headers=stranger.auth),
+    ):
+        assert response.status_code == 403, response.text
+        assert response.json()["code"] == "private"
+    assert http.get("/api/stories", headers=stranger.auth).json() == []
+    # and the approved follower watches it
+    assert [e["user"]["id"] for e in http.get("/api/stories", headers=friend.auth).json()] == [owner.id]
+    assert http.post(f"/api/stories/{story['id']}/seen", headers=friend.auth).status_code == 201
