@@ -22,6 +22,7 @@ import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 from django.conf import settings
@@ -78,7 +79,7 @@ def connect(*, lock_timeout_ms: int, alias: str = "default") -> psycopg.Connecti
     in a transaction), with the lock bound set. Straight to PostgreSQL: behind PgBouncer in
     transaction pooling a session setting would not stay with the statement."""
     db = settings.DATABASES[alias]
-    kwargs = {
+    kwargs: dict[str, Any] = {
         "dbname": db["NAME"],
         "user": db.get("USER") or None,
         "password": db.get("PASSWORD") or None,
