@@ -137,23 +137,24 @@ def estimated_bloat(*, pages: int, rows: float, key_width: float) -> float:
     return max(0.0, 1.0 - needed / pages)
 
 
-def plan(conn: psycopg.Connection, thresholds: Thresholds) -> list[Step]:
-    """The steps the statistics call for, tables first (a vacuumed table's indexes lose their
-    dead entries before their bloat is judged by a later run)."""
+def _bytes(size: int) -> str:
+    return f"; ~{size:,} bytes" if size else ""
+
+
+def plan_tables(conn: psycopg.Connection, thresholds: Thresholds) -> list[Step]:
+    """The VACUUM and ANALYZE steps the statistics call for."""
     steps: list[Step] = []
-    vacuumed = set()
     for name, live, dead, modified, never_analyzed, size in conn.execute(TABLES_SQL).fetchall():
         vacuum_at = thresholds.vacuum_threshold + thresholds.vacuum_scale * live
         analyze_at = thresholds.analyze_threshold + thresholds.analyze_scale * live
         if dead > vacuum_at:
-            vacuumed.add(name)
             steps.append(
                 Step(
                     "vacuum",
                     name,
                     name,
                     f"{dead:,} dead tuples > {vacuum_at:,.0f} ({thresholds.vacuum_threshold:,} + "
-                    f"{thresholds.vacuum_scale:g} x {live:,} live); ~{size:,} bytes",
+                    f"{thresholds.vacuum_scale:g} x {live:,} live){_bytes(size)}",
                 )
             )
         elif modified > analyze_at or (never_analyzed and live > 0):
@@ -168,6 +169,13 @@ def plan(conn: psycopg.Connection, thresholds: Thresholds) -> list[Step]:
                     f"({thresholds.analyze_threshold:,} + {thresholds.analyze_scale:g} x {live:,} live)",
                 )
             )
+    return steps
+
+
+def plan_indexes(conn: psycopg.Connection, thresholds: Thresholds) -> list[Step]:
+    """The REINDEX steps: judged after the tables' steps ran (a vacuum removes dead index
+    entries, an analyze gives the estimate its key widths)."""
+    steps: list[Step] = []
     measured = pgstattuple_installed(conn)
     for index, table, pages, rows, size, key_width in conn.execute(INDEXES_SQL).fetchall():
         if size < thresholds.reindex_min_bytes:
@@ -187,13 +195,14 @@ def plan(conn: psycopg.Connection, thresholds: Thresholds) -> list[Step]:
         else:
             bloat = estimated_bloat(pages=pages, rows=rows, key_width=float(key_width))
             how = f"{pages:,} pages for {rows:,.0f} rows of ~{key_width} bytes (estimate)"
-        if bloat > thresholds.reindex_bloat:
+        if bloat > thresholds.reindex_bloat or thresholds.reindex_bloat == 0:
             steps.append(
                 Step(
                     "reindex",
                     index,
                     table,
-                    f"bloat {bloat:.0%} > {thresholds.reindex_bloat:.0%}: {how}; ~{size:,} bytes",
+                    f"bloat {bloat:.0%} {'>=' if thresholds.reindex_bloat == 0 else '>'} "
+                    f"{thresholds.reindex_bloat:.0%}: {how}{_bytes(size)}",
                     extra={"bloat": bloat},
                 )
             )
