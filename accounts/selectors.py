@@ -89,3 +89,10 @@ def following_list(*, user: User, viewer: User) -> QuerySet[Follow]:
         .select_related("followee")
         .annotate(viewer_follows=_viewer_follows(viewer, "followee_id"))
     )
+
+
+def user_get_by_email(*, email: str) -> User | None:
+    """The active user with this email address (case-insensitively), or None."""
+    if not isinstance(email, str) or not email.strip() or len(email) > 254:
+        return None
+    return User.objects.filter(email__iexact=email.strip(), is_active=True).order_by("id").first()
