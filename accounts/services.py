@@ -1,4 +1,4 @@
-"""Account writes: registration, tokens and sessions, profile edits, follows.
+"""Account writes: registration, profile edits, follows (credentials: accounts.credentials).
 
 Counts (follower_count, following_count) change with F() in the transaction that adds or
 removes the Follow row, and the cached public profiles of both users are invalidated.
@@ -16,12 +16,10 @@ from rest_framework import exceptions
 
 from accounts.cache import profile_cache_invalidate
 from accounts.mail import send_later
-from accounts.models import USERNAME_MESSAGE, ApiToken, Follow, FollowRequest, User, is_username
+from accounts.models import USERNAME_MESSAGE, Follow, FollowRequest, User, is_username
 from accounts.selectors import block_exists
 from accounts.signals import follow_created, follow_requested
-from core.crypto import digest
 from core.images import image_process
-from realtime.publish import credential_group, publish
 
 log = logging.getLogger(__name__)
 
@@ -89,30 +87,6 @@ def _taken_address_notice(*, owner: User, new_username: str) -> dict[str, str]:
             f"@{owner.username} (or reset its password). If not, nothing of yours changed."
         ),
     }
-
-
-@transaction.atomic
-def token_create(*, user: User) -> str:
-    """Issues a new API token for the user and returns its key (only its digest is kept)."""
-    key = ApiToken.new_key()
-    ApiToken.objects.create(user=user, digest=digest(key))
-    return key
-
-
-@transaction.atomic
-def user_logout(*, user: User, token_key: str | None, session_key: str | None) -> None:
-    """Revokes the token (if any) and, after commit, tells every socket opened with that
-    token or that session to close (`auth.revoked` to its credential group). Ending the
-    session itself is the caller's (it owns the request)."""
-    sends = []
-    if token_key:
-        token_digest = digest(token_key)
-        ApiToken.objects.filter(user=user, digest=token_digest).delete()
-        sends.append((credential_group(token_digest), {"type": "auth.revoked"}))
-    if session_key:
-        sends.append((credential_group(digest(session_key)), {"type": "auth.revoked"}))
-    if sends:
-        transaction.on_commit(lambda: publish(sends), robust=True)
 
 
 def profile_update(

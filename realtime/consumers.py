@@ -14,8 +14,10 @@ Client frames other than `resume` and `ping` go to the handlers the domain apps 
 pushes (`event.push`) arrive as finished text and are forwarded as they are.
 
 Nothing on the way waits on Redis for long: group joins give up after JOIN_TIMEOUT (the hub
-retries them, and the log delivers meanwhile), presence is recorded after `hello`, and
-publishes never wait. ORM work runs in the gateway's database threads (realtime.db), whose
+retries them, and the log delivers meanwhile), the socket's place among its user's
+WS_MAX_SOCKETS_PER_USER (one Redis script at the handshake, realtime.presence) falls back to
+a per-process count when Redis is away or slower than its short timeout, and publishes
+never wait. ORM work runs in the gateway's database threads (realtime.db), whose
 calls close stale connections themselves; `dispatch` therefore skips Channels'
 per-handler `aclose_old_connections()` thread hop.
 """
@@ -46,6 +48,7 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_RATE_LIMITED = 4429
 CLOSE_TOO_BIG = 1009
 CLOSE_UNAVAILABLE = 4503
+CLOSE_TOO_MANY_SOCKETS = 4409
 
 REPLAY_BATCH = 500
 JOIN_TIMEOUT = 2.0
@@ -84,6 +87,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         self.closing = False
         self.registered = False
         self.online = False
+        self.came_online = False
         self.unjoined: list[str] = []
         self.joined: list[str] = []
         # What frame handlers keep per socket, under keys they own ("chat.membership").
@@ -143,6 +147,8 @@ class GatewayConsumer(AsyncWebsocketConsumer):
             await self.close_with(CLOSE_UNAUTHENTICATED)
             return
         self.user, self.user_id = user, user.pk
+        if not await self._admit():
+            return
         after, after_ok = query_after(self.scope)
 
         # Subscribe before reading the log: whatever commits from here on reaches this
@@ -170,7 +176,23 @@ class GatewayConsumer(AsyncWebsocketConsumer):
             else:
                 await self._resume(after, ref=None, fallback=last_id)
         hub().add(self)
-        asyncio.ensure_future(self._come_online())
+        if self.came_online:
+            asyncio.ensure_future(self._announce(online=True))
+
+    async def _admit(self) -> bool:
+        """Takes one of the user's WS_MAX_SOCKETS_PER_USER places (realtime.presence, across
+        every node), or refuses the socket: an `error` frame `too_many_sockets`, then 4409."""
+        admitted, self.came_online = await presence.admit(
+            user_id=self.uid, channel=self.channel_name, limit=settings.WS_MAX_SOCKETS_PER_USER
+        )
+        if admitted:
+            self.online = True
+            return True
+        await self.accept()
+        detail = f"At most {settings.WS_MAX_SOCKETS_PER_USER} sockets per account are open at once; close one first."
+        await self.send_frame(error_frame(None, "too_many_sockets", detail))
+        await self.close_with(CLOSE_TOO_MANY_SOCKETS)
+        return False
 
     async def _refuse_unavailable(self) -> None:
         await self.accept()
@@ -195,18 +217,13 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         if self.registered:
             self.registered = False
             WS_CONNECTIONS.dec()
+        if self.online:
+            # The socket's place among the user's sockets (and its presence) goes now.
+            self.online = False
             asyncio.ensure_future(self._go_offline())
 
-    async def _come_online(self) -> None:
-        self.online = True
-        came_online = await presence.opened(user_id=self.uid, channel=self.channel_name)
-        if not self.registered:  # closed meanwhile: undo
-            await self._go_offline()
-        elif came_online:
-            await self._announce(online=True)
-
     async def _go_offline(self) -> None:
-        if self.online and await presence.closed(user_id=self.uid, channel=self.channel_name):
+        if await presence.closed(user_id=self.uid, channel=self.channel_name):
             await self._announce(online=False)
 
     async def _join(self, group: str) -> bool:
