@@ -27,7 +27,7 @@ class User(AbstractUser):
     username = models.CharField(max_length=30, unique=True, validators=[username_validator])
     # Null for an account registered with an address that belonged to another account
     # already (registration does not tell; accounts.services.user_register).
-    email = models.EmailField(unique=True, null=True, blank=True)
+    email = models.EmailField(unique=True, null=True, blank=True)  # type: ignore[assignment] # nullable here
     full_name = models.CharField(max_length=100, blank=True)
     bio = models.CharField(max_length=150, blank=True)
     avatar = models.ImageField(upload_to="avatars/%Y/%m/", blank=True)

@@ -70,7 +70,8 @@ def user_register(*, username: str, email: str, password: str) -> User:
             user.save()
             if owner is not None:
                 notice = _taken_address_notice(owner=owner, new_username=username)
-                transaction.on_commit(lambda: send_later(to=owner.email, **notice), robust=True)
+                address = owner.email or email  # found by it, so never empty
+                transaction.on_commit(lambda: send_later(to=address, **notice), robust=True)
     except IntegrityError:
         # A concurrent registration took the name (or the address) between the check and the
         # insert; the address is not named.
