@@ -357,6 +357,13 @@ def test_message_new_reaches_the_channel_layer_only_after_commit():
             "body": "ding",
             "client_id": "c-1",
             "created_at": message.created_at.isoformat().replace("+00:00", "Z"),
+            "kind": "text",
+            "image_url": None,
+            "thumbnail_url": None,
+            "reply_to": None,
+            "reactions": [],
+            "edited_at": None,
+            "deleted": False,
         },
     }
 
