@@ -151,7 +151,12 @@ class ConversationReadApi(APIView):
 
 
 class ConversationDetailApi(APIView):
-    """PATCH: rename a group `{title}`. DELETE: delete the conversation for me alone (204)."""
+    """GET: one of my conversations. PATCH: rename a group `{title}`. DELETE: delete the
+    conversation for me alone (204)."""
+
+    @extend_schema(responses=ConversationSerializer)
+    def get(self, request, conversation_id: int):
+        return _conversation(request, conversation_id)
 
     class ConversationTitleInputSerializer(serializers.Serializer):
         title = serializers.CharField(max_length=TITLE_MAX, allow_blank=True, trim_whitespace=False)

@@ -19,7 +19,8 @@ from realtime.frames import Encoded, FrameError, int_field, str_field
 from realtime.registry import frame_handler
 
 # Typing comes in streams (browsers send one every 2.5 s while typing): a socket relays at
-# most one per conversation in this interval and drops the rest unanswered. Each relay asks
+# most one per conversation in this interval (a send in it starts a new stream) and drops
+# the rest unanswered. Each relay asks
 # the database who may hear it (one statement), so a block, a leave or a request applies
 # to the very next one; nothing is cached.
 TYPING_INTERVAL_SECONDS = 2.0
@@ -37,6 +38,8 @@ async def message_send(socket, frame: dict) -> Encoded | dict:
     reply_to = services.reply_validate(frame.get("reply_to"))
     # The REST send's throttle scope, shared: a socket is no way around it.
     athrottle_user_write(user_id=socket.uid, scope="message")
+    # A send ends a typing stream: the next one starts afresh (clients reset on a send too).
+    socket.state.get("chat.typing", {}).pop(conversation, None)
     if not pg.available():
         return await _send_orm(socket.user, conversation, body, client_id, reply_to)
     item = sending.SendItem(
