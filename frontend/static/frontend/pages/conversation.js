@@ -28,6 +28,7 @@ export const state = {
   messages: new Map(), // message id -> message (as the server last described it)
   conversation: null,
   replyTo: null, // the message being answered
+  editing: null, // the message being edited (in the composer)
 };
 
 const ui = {};
@@ -368,6 +369,7 @@ async function react(id, emoji) {
 function startReply(id) {
   const message = state.messages.get(id);
   if (!message) return;
+  cancelReply();
   state.replyTo = message;
   ui.replyBar.hidden = false;
   ui.replyText.textContent = `Replying to ${message.sender.username}: ${snippet(message)}`;
@@ -375,26 +377,48 @@ function startReply(id) {
 }
 
 function cancelReply() {
+  if (state.editing) ui.input.value = "";
   state.replyTo = null;
+  state.editing = null;
   ui.replyBar.hidden = true;
 }
 
-async function editMessage(id) {
+/** Edits in the composer: its text goes in, Send saves it. */
+function startEdit(id) {
   const message = state.messages.get(id);
-  if (!message) return;
-  const body = window.prompt("Edit message", message.body);
-  if (body === null || !body.trim() || body === message.body) return;
+  if (!message || message.deleted) return;
+  cancelReply();
+  state.editing = message;
+  ui.replyBar.hidden = false;
+  ui.replyText.textContent = "Editing message";
+  ui.input.value = message.body;
+  ui.input.focus();
+}
+
+async function saveEdit(body) {
+  const message = state.editing;
+  cancelReply();
+  if (body === message.body) return;
   try {
-    const updated = await api(`/api/messages/${id}`, { method: "PATCH", json: { body } });
-    state.messages.set(id, updated);
-    redraw(id);
+    const updated = await api(`/api/messages/${message.id}`, { method: "PATCH", json: { body } });
+    state.messages.set(updated.id, updated);
+    redraw(updated.id);
   } catch (failure) {
     showError(ui.error, failure.detail);
   }
 }
 
-async function unsendMessage(id) {
-  if (!window.confirm("Unsend this message for everyone?")) return;
+/** Unsend asks once more, on the button itself. */
+async function unsendMessage(id, button) {
+  if (button.dataset.act === "unsend") {
+    button.dataset.act = "unsend-confirm";
+    button.textContent = "Unsend for everyone?";
+    setTimeout(() => {
+      button.dataset.act = "unsend";
+      button.textContent = "Unsend";
+    }, 4000);
+    return;
+  }
   try {
     await api(`/api/messages/${id}`, { method: "DELETE" });
     await onMessageDelete({ conversation: state.conversationId, id });
@@ -423,8 +447,8 @@ function onListClick(event) {
   else if (!id) return;
   else if (act === "reply") startReply(id);
   else if (act === "react") react(id, HEART);
-  else if (act === "edit") editMessage(id);
-  else if (act === "unsend") unsendMessage(id);
+  else if (act === "edit") startEdit(id);
+  else if (act === "unsend" || act === "unsend-confirm") unsendMessage(id, button);
 }
 
 function onListDoubleClick(event) {
@@ -443,7 +467,7 @@ async function onPhoto() {
   const form = new FormData();
   form.append("image", file);
   form.append("client_id", uuid());
-  const caption = ui.input.value.trim();
+  const caption = state.editing ? "" : ui.input.value.trim();
   if (caption) form.append("body", caption);
   if (state.replyTo) form.append("reply_to", String(state.replyTo.id));
   showError(ui.error, "");
@@ -534,6 +558,11 @@ function onSubmit(event) {
     return;
   }
   showError(ui.error, "");
+  if (state.editing) {
+    saveEdit(body);
+    ui.input.value = "";
+    return;
+  }
   ui.input.value = "";
   state.lastTypingSent = 0;
   const replyTo = state.replyTo ? state.replyTo.id : null;
