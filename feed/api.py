@@ -11,8 +11,8 @@ from accounts.selectors import content_access_check
 from core.images import check_request_size
 from core.pagination import CursorPagination
 from feed import services
-from feed.models import CAPTION_MAX, COMMENT_MAX
-from feed.selectors import comment_list, feed_for_user, post_get, post_list_by_author
+from feed.models import CAPTION_MAX, COMMENT_MAX, POST_IMAGES_MAX
+from feed.selectors import comment_list, feed_for_user, post_get, post_list_by_author, saved_list, saved_posts
 from feed.serializers import CommentSerializer, PostSerializer
 
 
@@ -34,23 +34,42 @@ def _post_or_404(*, post_id: int, viewer):
     return post
 
 
+class ImageListField(serializers.ListField):
+    """Repeated multipart `image` parts; an error in one is reported under `image` (not
+    `image.3`), like the single image it replaces."""
+
+    def run_child_validation(self, data):
+        try:
+            return super().run_child_validation(data)
+        except exceptions.ValidationError as exc:
+            detail = exc.detail.values() if isinstance(exc.detail, dict) else [exc.detail]
+            raise exceptions.ValidationError(
+                [str(message) for errors in detail for message in (errors if isinstance(errors, list) else [errors])]
+            )
+
+
 class PostCreateApi(APIView):
     parser_classes = [MultiPartParser]
     throttle_classes = THROTTLES
     throttle_scope = "post"
 
     class PostCreateInputSerializer(serializers.Serializer):
-        image = serializers.FileField(allow_empty_file=False)
+        image = ImageListField(
+            child=serializers.FileField(allow_empty_file=False),
+            min_length=1,
+            max_length=POST_IMAGES_MAX,
+            help_text=f"1 to {POST_IMAGES_MAX} images (repeat the part), in order",
+        )
         caption = serializers.CharField(max_length=CAPTION_MAX, allow_blank=True, required=False, trim_whitespace=False)
 
-    @extend_schema(request=PostCreateInputSerializer, responses={201: PostSerializer})
+    @extend_schema(request={"multipart/form-data": PostCreateInputSerializer}, responses={201: PostSerializer})
     def post(self, request):
-        check_request_size(request)
+        check_request_size(request, images=POST_IMAGES_MAX)
         data = self.PostCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         post = services.post_create(
             author=request.user,
-            image=data.validated_data["image"],
+            images=data.validated_data["image"],
             caption=data.validated_data.get("caption", ""),
         )
         return Response(PostSerializer(post).data, status=status.HTTP_201_CREATED)
@@ -60,6 +79,16 @@ class PostDetailApi(APIView):
     @extend_schema(responses={200: PostSerializer})
     def get(self, request, post_id: int):
         return Response(PostSerializer(_post_or_404(post_id=post_id, viewer=request.user)).data)
+
+    class PostUpdateInputSerializer(serializers.Serializer):
+        caption = serializers.CharField(max_length=CAPTION_MAX, allow_blank=True, trim_whitespace=False)
+
+    @extend_schema(request=PostUpdateInputSerializer, responses={200: PostSerializer})
+    def patch(self, request, post_id: int):
+        data = self.PostUpdateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        post = services.post_update(user=request.user, post_id=post_id, caption=data.validated_data["caption"])
+        return Response(PostSerializer(post).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request, post_id: int):
@@ -126,3 +155,26 @@ class CommentDetailApi(APIView):
     def delete(self, request, comment_id: int):
         services.comment_delete(user=request.user, comment_id=comment_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SaveApi(APIView):
+    throttle_classes = THROTTLES
+    throttle_scope = "like"
+
+    @extend_schema(request=None, responses={200: PostSerializer, 201: PostSerializer})
+    def post(self, request, post_id: int):
+        post, created = services.save_create(user=request.user, post_id=post_id)
+        return Response(PostSerializer(post).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(request=None, responses={200: PostSerializer})
+    def delete(self, request, post_id: int):
+        post, _ = services.save_delete(user=request.user, post_id=post_id)
+        return Response(PostSerializer(post).data)
+
+
+class SavedListApi(APIView):
+    pagination_class = CursorPagination
+
+    @extend_schema(responses={200: PostSerializer(many=True)}, description="My saved posts, newest saved first.")
+    def get(self, request):
+        return paginate(self, saved_list(viewer=request.user), lambda rows: _posts(saved_posts(rows)))

@@ -1,12 +1,15 @@
-"""Live `feed.post` pushes to the author's online followers, off the request path.
+"""Live `feed.post`, `post.update` and `post.delete` pushes to the author's online
+followers, off the request path.
 
-`post_created` is registered by `post_create` with `transaction.on_commit`; it only hands
-the post id to a small thread pool and returns. A worker loads the post once, serializes
-it once (`liked_by_me` false: a new post is liked by nobody), then walks the followers
+`post_created`, `post_updated` and `post_deleted` are registered by the post services with
+`transaction.on_commit`; each only hands the work to a small thread pool and returns. A
+worker loads the post once, serializes it once (`liked_by_me` and `saved_by_me` false: the
+frame is the same for everyone, a client keeps its own flags), then walks the followers
 that have a websocket seen within settings.PRESENCE_TTL_SECONDS, in chunks by user id,
-and publishes one `feed.post` per online follower (and to the author's own other tabs).
-Pushes are best effort (ephemeral, never replayed): a client that missed one refetches
-the feed page.
+and publishes one frame per online follower (and to the author's own other tabs). The
+audience is approved followers only (Follow rows: a pending request is none), so a
+private account's posts reach nobody else. Pushes are best effort (ephemeral, never
+replayed): a client that missed one refetches the feed page.
 """
 
 import logging
@@ -34,8 +37,22 @@ _lock = threading.Lock()
 
 
 def post_created(post_id: int) -> None:
-    """Schedules the fan-out of a committed post and returns at once."""
-    future = _executor.submit(_run, post_id)
+    """Schedules the `feed.post` fan-out of a committed post and returns at once."""
+    _submit(_run, post_id)
+
+
+def post_updated(post_id: int) -> None:
+    """Schedules the `post.update` fan-out of a committed edit and returns at once."""
+    _submit(_run_update, post_id)
+
+
+def post_deleted(*, author_id: int, post_id: int) -> None:
+    """Schedules the `post.delete` fan-out of a committed delete and returns at once."""
+    _submit(_run_delete, author_id, post_id)
+
+
+def _submit(work, *args) -> None:
+    future = _executor.submit(work, *args)
     with _lock:
         _pending.add(future)
     future.add_done_callback(_forget)
@@ -66,33 +83,52 @@ def audience_ids(*, author_id: int, after_id: int = 0, limit: int = CHUNK_SIZE) 
     )
 
 
-def fan_out(post_id: int) -> int:
-    """Publishes the post to its online audience now; returns how many users were told.
-
-    The audience is read from the database in chunks by id and each chunk is narrowed to
-    who is online with one presence lookup (Redis)."""
-    post = Post.objects.select_related("author").filter(pk=post_id).first()
-    if post is None:
-        return 0
-    data = post_payload(post)
+def push_to_audience(*, author_id: int, frame: dict) -> int:
+    """Publishes `frame` to the author's online audience now; returns how many users were
+    told. The audience is read from the database in chunks by id and each chunk is
+    narrowed to who is online with one presence lookup (Redis)."""
     told = 0
     after = 0
     while True:
-        ids = audience_ids(author_id=post.author_id, after_id=after)
+        ids = audience_ids(author_id=author_id, after_id=after)
         online = sorted(presence.online_among(ids))
         if online:
-            push_frame(online, {"type": "feed.post", "data": data})
+            push_frame(online, frame)
             told += len(online)
         if len(ids) < CHUNK_SIZE:
             return told
         after = ids[-1]
 
 
-def _run(post_id: int) -> None:
+def fan_out(post_id: int, kind: str = "feed.post") -> int:
+    """Publishes the post (`feed.post`, or `post.update` after an edit) to its online
+    audience now; returns how many users were told."""
+    post = Post.objects.select_related("author").filter(pk=post_id).first()
+    if post is None:
+        return 0
+    return push_to_audience(author_id=post.author_id, frame={"type": kind, "data": post_payload(post)})
+
+
+def _guarded(what: str, work, *args) -> None:
     close_old_connections()
     try:
-        fan_out(post_id)
+        work(*args)
     except Exception:  # noqa: BLE001 - best effort: the feed itself is read from the database
-        log.warning("feed fan-out of post %s failed", post_id, exc_info=True)
+        log.warning("%s fan-out %s failed", what, args, exc_info=True)
     finally:
         connection.close()
+
+
+def _run(post_id: int) -> None:
+    _guarded("feed.post", fan_out, post_id)
+
+
+def _run_update(post_id: int) -> None:
+    _guarded("post.update", fan_out, post_id, "post.update")
+
+
+def _run_delete(author_id: int, post_id: int) -> None:
+    _guarded(
+        "post.delete",
+        lambda: push_to_audience(author_id=author_id, frame={"type": "post.delete", "data": {"id": post_id}}),
+    )

@@ -8,12 +8,24 @@ CAPTION_MAX = 2200
 COMMENT_MAX = 2200
 
 
+# One copy of the bound: the request-size limit of POST /api/posts is derived from it too.
+POST_IMAGES_MAX = settings.POST_IMAGES_MAX
+
+
 class Post(models.Model):
+    """A post of 1 to POST_IMAGES_MAX images. The first image lives on the post itself
+    (`image`, `thumbnail`, `image_width`, `image_height`), so a one-image post is one row;
+    the others are PostImage rows at positions 1 and up."""
+
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="posts")
     image = models.ImageField(upload_to="posts/%Y/%m/")
     thumbnail = models.ImageField(upload_to="thumbs/%Y/%m/")
+    # 0 for posts made before sizes were kept.
+    image_width = models.PositiveIntegerField(default=0)
+    image_height = models.PositiveIntegerField(default=0)
     caption = models.TextField(blank=True, max_length=CAPTION_MAX)
     created_at = models.DateTimeField(auto_now_add=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
     like_count = models.PositiveIntegerField(default=0)
     comment_count = models.PositiveIntegerField(default=0)
 
@@ -31,6 +43,38 @@ class Post(models.Model):
 
     def __str__(self) -> str:
         return f"post {self.pk} by {self.author_id}"
+
+
+class PostImage(models.Model):
+    """The second to tenth image of a post, in order (`position` 1 to 9)."""
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="extra_images")
+    position = models.PositiveSmallIntegerField()
+    image = models.ImageField(upload_to="posts/%Y/%m/")
+    thumbnail = models.ImageField(upload_to="thumbs/%Y/%m/")
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["post", "position"], name="post_image_position_unique"),
+            models.CheckConstraint(
+                condition=models.Q(position__gte=1, position__lt=POST_IMAGES_MAX), name="post_image_position_range"
+            ),
+        ]
+
+
+class Save(models.Model):
+    """A post saved by a user, for them alone."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saves")
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="saves")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "post"], name="save_unique")]
+        # "My saved posts, newest saved first" (the paginator orders by -id).
+        indexes = [models.Index(F("user"), F("id").desc(), name="save_user_recent")]
 
 
 class Like(models.Model):
