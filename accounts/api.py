@@ -11,7 +11,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import services
+from accounts import credentials, services
 from accounts.selectors import (
     content_access_check,
     follow_request_list,
@@ -88,9 +88,18 @@ def profile_of(user, *, is_following: bool, requested: bool = False) -> dict:
     return ProfileSerializer(user).data
 
 
-def _start_session(request, user) -> None:
+def _sign_in(request, user) -> str:
+    """Opens a session (recorded as a credential) and issues a token; returns its key."""
+    agent, ip = credentials.client_of(request)
+    previous = request.session.session_key
     login(request._request, user, backend="django.contrib.auth.backends.ModelBackend")
     get_token(request._request)
+    if request.session.session_key is None:
+        request.session.save()
+    credentials.session_record(
+        user=user, session_key=request.session.session_key, previous_key=previous, user_agent=agent, ip=ip
+    )
+    return credentials.token_create(user=user, user_agent=agent, ip=ip)
 
 
 class RegisterApi(APIView):
@@ -109,8 +118,7 @@ class RegisterApi(APIView):
         data = self.RegisterInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = services.user_register(**data.validated_data)
-        token = services.token_create(user=user)
-        _start_session(request, user)
+        token = _sign_in(request, user)
         return Response({"user": profile_of(user, is_following=False), "token": token}, status=status.HTTP_201_CREATED)
 
 
@@ -138,8 +146,7 @@ class LoginApi(APIView):
         )
         if user is None:
             raise InvalidCredentials()
-        token = services.token_create(user=user)
-        _start_session(request, user)
+        token = _sign_in(request, user)
         return Response({"user": profile_of(user, is_following=False), "token": token})
 
 
@@ -148,7 +155,7 @@ class LogoutApi(APIView):
     def post(self, request):
         token_key = request.auth if isinstance(request.auth, str) else None
         session_key = request.session.session_key if hasattr(request, "session") else None
-        services.user_logout(user=request.user, token_key=token_key, session_key=session_key)
+        credentials.credential_logout(user=request.user, token_key=token_key, session_key=session_key)
         logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -173,3 +173,10 @@ def following_list(*, user: User, viewer: User) -> QuerySet[Follow]:
             viewer_requested=_viewer_requested(viewer, "followee_id"),
         )
     )
+
+
+def user_get_by_email(*, email: str) -> User | None:
+    """The active user with this email address (case-insensitively), or None."""
+    if not isinstance(email, str) or not email.strip() or len(email) > 254:
+        return None
+    return User.objects.filter(email__iexact=email.strip(), is_active=True).order_by("id").first()

@@ -1,4 +1,4 @@
-"""Account writes: registration, tokens and sessions, profile edits, follows.
+"""Account writes: registration, profile edits, follows (credentials: accounts.credentials).
 
 Counts (follower_count, following_count) change with F() in the transaction that adds or
 removes the Follow row, and the cached public profiles of both users are invalidated.
@@ -15,12 +15,11 @@ from django.db.models.functions import Greatest
 from rest_framework import exceptions
 
 from accounts.cache import profile_cache_invalidate
-from accounts.models import USERNAME_MESSAGE, ApiToken, Follow, FollowRequest, User, is_username
+from accounts.mail import send_later
+from accounts.models import USERNAME_MESSAGE, Follow, FollowRequest, User, is_username
 from accounts.selectors import block_exists
 from accounts.signals import follow_created, follow_requested
-from core.crypto import digest
 from core.images import image_process
-from realtime.publish import credential_group, publish
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +33,11 @@ def _validate_registration(*, username: str, email: str, password: str) -> dict[
         errors["username"] = [USERNAME_MESSAGE]
     elif User.objects.filter(username__iexact=username).exists():
         errors["username"] = ["This username is taken."]
+    # Whether the address has an account is never said (user_register).
     try:
         validate_email(email)
     except DjangoValidationError:
         errors["email"] = ["Enter a valid email address."]
-    else:
-        if User.objects.filter(email__iexact=email).exists():
-            errors["email"] = ["An account with this email exists already."]
     try:
         validate_password(password, user=User(username=username, email=email))
     except DjangoValidationError as exc:
@@ -52,46 +49,44 @@ def user_register(*, username: str, email: str, password: str) -> User:
     """Creates an active user with an Argon2-hashed password.
 
     Raises ValidationError (fields username/email/password) for a malformed or taken
-    username (case-insensitively), a malformed or taken email, or a password Django's
-    validators refuse.
+    username (case-insensitively; usernames are public anyway), a malformed email, or a
+    password Django's validators refuse. Whether the email has an account already is never
+    told, in the answer or its timing, as a password reset does not tell: with a taken
+    address the account is made all the same, without an address, and the address's owner
+    is told by email (off the request path) that someone signed up with it.
     """
     email = User.objects.normalize_email((email or "").strip())
     errors = _validate_registration(username=username, email=email, password=password)
     if errors:
         raise exceptions.ValidationError(errors)
+    user = User(username=username)
+    user.set_password(password)
     try:
         with transaction.atomic():
-            user = User(username=username, email=email)
-            user.set_password(password)
+            owner = User.objects.filter(email__iexact=email).order_by("id").first()
+            user.email = None if owner is not None else email
             user.save()
+            if owner is not None:
+                notice = _taken_address_notice(owner=owner, new_username=username)
+                address = owner.email or email  # found by this address: never empty
+                transaction.on_commit(lambda: send_later(to=address, **notice), robust=True)
     except IntegrityError:
-        # A concurrent registration took the name or email between the check and the insert.
-        raise exceptions.ValidationError({"username": ["This username or email is taken."]})
+        # A concurrent registration took the name (or the address) between the check and the
+        # insert; the address is not named.
+        raise exceptions.ValidationError({"username": ["This username is taken."]})
     return user
 
 
-@transaction.atomic
-def token_create(*, user: User) -> str:
-    """Issues a new API token for the user and returns its key (only its digest is kept)."""
-    key = ApiToken.new_key()
-    ApiToken.objects.create(user=user, digest=digest(key))
-    return key
-
-
-@transaction.atomic
-def user_logout(*, user: User, token_key: str | None, session_key: str | None) -> None:
-    """Revokes the token (if any) and, after commit, tells every socket opened with that
-    token or that session to close (`auth.revoked` to its credential group). Ending the
-    session itself is the caller's (it owns the request)."""
-    sends = []
-    if token_key:
-        token_digest = digest(token_key)
-        ApiToken.objects.filter(user=user, digest=token_digest).delete()
-        sends.append((credential_group(token_digest), {"type": "auth.revoked"}))
-    if session_key:
-        sends.append((credential_group(digest(session_key)), {"type": "auth.revoked"}))
-    if sends:
-        transaction.on_commit(lambda: publish(sends), robust=True)
+def _taken_address_notice(*, owner: User, new_username: str) -> dict[str, str]:
+    return {
+        "subject": "Someone signed up with your email address",
+        "body": (
+            f"Someone signed up on Instaclone as @{new_username} with this email address, which "
+            f"already belongs to your account @{owner.username}. The new account was made without "
+            "an email address.\n\nIf it was you: you can sign in as "
+            f"@{owner.username} (or reset its password). If not, nothing of yours changed."
+        ),
+    }
 
 
 def profile_update(

@@ -1,5 +1,5 @@
-"""Live `feed.post`, `post.update` and `post.delete` pushes to the author's online
-followers, off the request path.
+"""Live `feed.post`, `post.update`, `post.delete` and `story.new` pushes to the author's
+online followers, off the request path.
 
 `post_created`, `post_updated` and `post_deleted` are registered by the post services with
 `transaction.on_commit`; each only hands the work to a small thread pool and returns. A
@@ -18,11 +18,13 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from django.db import close_old_connections, connection
 from django.db.models import Q
+from django.utils import timezone
 
 from accounts.models import Follow, User
 from accounts.selectors import exclude_blocked
-from feed.models import Post
-from feed.serializers import post_payload
+from accounts.serializers import user_brief
+from feed.models import Post, Story
+from feed.serializers import post_payload, story_payload
 from realtime import presence
 from realtime.publish import push_frame
 
@@ -38,21 +40,26 @@ _lock = threading.Lock()
 
 def post_created(post_id: int) -> None:
     """Schedules the `feed.post` fan-out of a committed post and returns at once."""
-    _submit(_run, post_id)
+    _schedule(fan_out, post_id)
 
 
 def post_updated(post_id: int) -> None:
     """Schedules the `post.update` fan-out of a committed edit and returns at once."""
-    _submit(_run_update, post_id)
+    _schedule(update_fan_out, post_id)
 
 
 def post_deleted(*, author_id: int, post_id: int) -> None:
     """Schedules the `post.delete` fan-out of a committed delete and returns at once."""
-    _submit(_run_delete, author_id, post_id)
+    _schedule(delete_fan_out, author_id, post_id)
 
 
-def _submit(work, *args) -> None:
-    future = _executor.submit(work, *args)
+def story_created(story_id: int) -> None:
+    """Schedules the `story.new` push of a committed story and returns at once."""
+    _schedule(story_fan_out, story_id)
+
+
+def _schedule(job, *args: int) -> None:
+    future = _executor.submit(_run, job, *args)
     with _lock:
         _pending.add(future)
     future.add_done_callback(_forget)
@@ -83,10 +90,11 @@ def audience_ids(*, author_id: int, after_id: int = 0, limit: int = CHUNK_SIZE) 
     )
 
 
-def push_to_audience(*, author_id: int, frame: dict) -> int:
-    """Publishes `frame` to the author's online audience now; returns how many users were
-    told. The audience is read from the database in chunks by id and each chunk is
-    narrowed to who is online with one presence lookup (Redis)."""
+def _push_to_audience(author_id: int, frame: dict) -> int:
+    """Pushes the frame to the author's online audience; returns how many users were told.
+
+    The audience is read from the database in chunks by id and each chunk is narrowed to
+    who is online with one presence lookup (Redis)."""
     told = 0
     after = 0
     while True:
@@ -106,29 +114,34 @@ def fan_out(post_id: int, kind: str = "feed.post") -> int:
     post = Post.objects.select_related("author").filter(pk=post_id).first()
     if post is None:
         return 0
-    return push_to_audience(author_id=post.author_id, frame={"type": kind, "data": post_payload(post)})
+    return _push_to_audience(post.author_id, {"type": kind, "data": post_payload(post)})
 
 
-def _guarded(what: str, work, *args) -> None:
+def update_fan_out(post_id: int) -> int:
+    return fan_out(post_id, "post.update")
+
+
+def delete_fan_out(author_id: int, post_id: int) -> int:
+    return _push_to_audience(author_id, {"type": "post.delete", "data": {"id": post_id}})
+
+
+def story_fan_out(story_id: int) -> int:
+    """Publishes `story.new` (`{"user", "story"}`, `seen_by_me` false) to the story's
+    online audience now, unless it was deleted or expired meanwhile; returns how many
+    users were told."""
+    story = Story.objects.select_related("author").filter(pk=story_id, expires_at__gt=timezone.now()).first()
+    if story is None:
+        return 0
+    story.seen_by_me = False  # type: ignore[attr-defined]
+    data = {"user": user_brief(story.author), "story": story_payload(story)}
+    return _push_to_audience(story.author_id, {"type": "story.new", "data": data})
+
+
+def _run(job, *args: int) -> None:
     close_old_connections()
     try:
-        work(*args)
+        job(*args)
     except Exception:  # noqa: BLE001 - best effort: the feed itself is read from the database
-        log.warning("%s fan-out %s failed", what, args, exc_info=True)
+        log.warning("fan-out %s of %s failed", job.__name__, args, exc_info=True)
     finally:
         connection.close()
-
-
-def _run(post_id: int) -> None:
-    _guarded("feed.post", fan_out, post_id)
-
-
-def _run_update(post_id: int) -> None:
-    _guarded("post.update", fan_out, post_id, "post.update")
-
-
-def _run_delete(author_id: int, post_id: int) -> None:
-    _guarded(
-        "post.delete",
-        lambda: push_to_audience(author_id=author_id, frame={"type": "post.delete", "data": {"id": post_id}}),
-    )

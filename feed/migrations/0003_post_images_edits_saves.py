@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('feed', '0001_initial'),
+        ('feed', '0002_stories'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
