@@ -1,6 +1,6 @@
 """Feed REST API: views parse input, check access and call services or selectors."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
@@ -11,8 +11,21 @@ from accounts.selectors import content_access_check
 from core.images import check_request_size
 from core.pagination import CursorPagination
 from feed import services
-from feed.models import CAPTION_MAX, COMMENT_MAX, POST_IMAGES_MAX
-from feed.selectors import comment_list, feed_for_user, post_get, post_list_by_author, saved_list, saved_posts
+from feed.explore import explore_page
+from feed.hashtags import is_tag_name
+from feed.models import CAPTION_MAX, COMMENT_MAX, POST_IMAGES_MAX, TAG_MAX
+from feed.selectors import (
+    comment_list,
+    explore_candidates,
+    feed_for_user,
+    post_get,
+    post_list_by_author,
+    posts_of_rows,
+    saved_list,
+    tag_get,
+    tag_post_rows,
+    tag_search,
+)
 from feed.serializers import CommentSerializer, PostSerializer
 
 
@@ -177,4 +190,67 @@ class SavedListApi(APIView):
 
     @extend_schema(responses={200: PostSerializer(many=True)}, description="My saved posts, newest saved first.")
     def get(self, request):
-        return paginate(self, saved_list(viewer=request.user), lambda rows: _posts(saved_posts(rows)))
+        return paginate(self, saved_list(viewer=request.user), lambda rows: _posts(posts_of_rows(rows)))
+
+
+class TagSerializer(serializers.Serializer):
+    """A hashtag: `{name, post_count}` (lower-case name, without the `#`)."""
+
+    name = serializers.CharField()
+    post_count = serializers.IntegerField()
+
+
+def _tag_or_404(name: str):
+    tag = tag_get(name=name) if is_tag_name(name) else None
+    if tag is None or tag.post_count == 0:
+        raise exceptions.NotFound("No such tag.")
+    return tag
+
+
+class TagSearchApi(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("q", str, description=f"tag prefix, without `#`, up to {TAG_MAX} characters")],
+        responses={200: TagSerializer(many=True)},
+        description="Up to 20 tags starting with `q`, the most used first (a plain list).",
+    )
+    def get(self, request):
+        q = request.query_params.get("q", "").strip().removeprefix("#")
+        if len(q) > TAG_MAX:
+            raise exceptions.ValidationError({"q": [f"At most {TAG_MAX} characters."]})
+        if q and not is_tag_name(q):
+            raise exceptions.ValidationError({"q": ["Tags have only letters, digits and underscores."]})
+        return Response(TagSerializer(tag_search(q=q) if q else [], many=True).data)
+
+
+class TagDetailApi(APIView):
+    @extend_schema(responses={200: TagSerializer})
+    def get(self, request, name: str):
+        return Response(TagSerializer(_tag_or_404(name)).data)
+
+
+class TagPostPagination(CursorPagination):
+    ordering = "-post_id"
+
+
+class TagPostsApi(APIView):
+    pagination_class = TagPostPagination
+
+    @extend_schema(responses={200: PostSerializer(many=True)}, description="Newest first; posts the viewer may see.")
+    def get(self, request, name: str):
+        tag = _tag_or_404(name)
+        return paginate(self, tag_post_rows(tag=tag, viewer=request.user), lambda rows: _posts(posts_of_rows(rows)))
+
+
+class ExploreApi(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("cursor", str, description="from `next`"),
+            OpenApiParameter("limit", int, description="page size, 1 to 100 (20)"),
+        ],
+        responses={200: PostSerializer(many=True)},
+        description="Posts of public accounts the viewer does not follow and has no block with: the last "
+        "72 hours' most engaging (likes plus comments) first, newest among equals, then older ones newest first.",
+    )
+    def get(self, request):
+        posts, next_url = explore_page(explore_candidates(viewer=request.user), request)
+        return Response({"results": _posts(posts), "next": next_url})

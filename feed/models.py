@@ -77,6 +77,36 @@ class Save(models.Model):
         indexes = [models.Index(F("user"), F("id").desc(), name="save_user_recent")]
 
 
+TAG_MAX = 100
+
+
+class Hashtag(models.Model):
+    """A `#tag`, by its lower-case name; `post_count` counts the posts whose caption
+    carries it (kept with F() by the post services)."""
+
+    name = models.CharField(max_length=TAG_MAX, unique=True)
+    post_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        # Prefix search (`GET /api/tags?q=`): LIKE 'q%' on the lower-case name.
+        indexes = [models.Index(fields=["name"], name="hashtag_name_prefix", opclasses=["varchar_pattern_ops"])]
+
+    def __str__(self) -> str:
+        return f"#{self.name}"
+
+
+class PostHashtag(models.Model):
+    """A post carries a tag in its caption. The unique (hashtag, post) index is also the
+    tag page's: newest posts of a tag first, by post id."""
+
+    hashtag = models.ForeignKey(Hashtag, on_delete=models.CASCADE, related_name="+")
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["hashtag", "post"], name="post_hashtag_unique")]
+        indexes = [models.Index(fields=["post"], name="post_hashtag_post")]
+
+
 class Like(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="likes")
     post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="likes")

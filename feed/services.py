@@ -15,6 +15,7 @@ from accounts.models import User
 from accounts.selectors import block_exists, content_access_check
 from core.images import image_process
 from feed import fanout
+from feed.hashtags import post_tags_drop, post_tags_set
 from feed.models import CAPTION_MAX, COMMENT_MAX, POST_IMAGES_MAX, Comment, Like, Post, PostImage, Save
 from feed.selectors import post_get
 from notifications.services import mentioned_users, notification_create, notifications_create
@@ -92,6 +93,7 @@ def post_create(*, author: User, image=None, images: list | None = None, caption
             for extra in extras:
                 extra.post = post
             PostImage.objects.bulk_create(extras)
+            post_tags_set(post_id=post.pk, old_caption=None, new_caption=caption)
             User.objects.filter(pk=author.pk).update(post_count=F("post_count") + 1)
             notifications_create(
                 actor=author, notices=[(user, "mention") for user in mentioned_users(caption)], post=post
@@ -121,6 +123,7 @@ def post_update(*, user: User, post_id: int, caption: str) -> Post:
     post.caption = caption
     post.edited_at = timezone.now()
     post.save(update_fields=["caption", "edited_at"])
+    post_tags_set(post_id=post.pk, old_caption=previous, new_caption=caption)
     already = {u.pk for u in mentioned_users(previous)}
     notifications_create(
         actor=user,
@@ -145,6 +148,7 @@ def post_delete(*, user: User, post_id: int) -> None:
     for image_name, thumbnail_name in PostImage.objects.filter(post_id=post.pk).values_list("image", "thumbnail"):
         names += [name for name in (image_name, thumbnail_name) if name]
     storage = post.image.storage
+    post_tags_drop(post_id=post.pk)
     Post.objects.filter(pk=post.pk).delete()
     User.objects.filter(pk=post.author_id).update(post_count=_decrement("post_count"))
     profile_cache_invalidate(post.author.username)

@@ -135,6 +135,17 @@ def test_an_edit_notifies_only_the_newly_mentioned(user, client_for):
     assert Notification.objects.filter(recipient=new, verb="mention", post=post).count() == 1
 
 
+def ours(collected, post_id: int):
+    """Only this test's post frames (the channel layer's Redis may carry others' traffic)."""
+    result, received = collected
+
+    def mine(message: dict) -> bool:
+        frame = message.get("frame") or {}
+        return frame.get("type", "").startswith("post.") and (frame.get("data") or {}).get("id") == post_id
+
+    return result, {user_id: [m for m in messages if mine(m)] for user_id, messages in received.items()}
+
+
 @pytest.mark.django_db(transaction=True)
 def test_edit_and_delete_reach_online_followers_live():
     author, follower, stranger = UserFactory(), UserFactory(), UserFactory()
@@ -147,7 +158,7 @@ def test_edit_and_delete_reach_online_followers_live():
         services.post_update(user=author, post_id=post.pk, caption="second")
         assert fanout.wait_idle()
 
-    _, received = collect([follower, stranger], edit)
+    _, received = ours(collect([follower, stranger], edit), post.pk)
     [pushed] = received[follower.pk]
     assert pushed["frame"]["type"] == "post.update"
     assert pushed["frame"]["data"]["caption"] == "second" and pushed["frame"]["data"]["edited_at"]
@@ -157,7 +168,7 @@ def test_edit_and_delete_reach_online_followers_live():
         services.post_delete(user=author, post_id=post.pk)
         assert fanout.wait_idle()
 
-    _, received = collect([follower, stranger], delete)
+    _, received = ours(collect([follower, stranger], delete), post.pk)
     assert received[follower.pk] == [frame_message({"type": "post.delete", "data": {"id": post.pk}})]
     assert received[stranger.pk] == []
 
