@@ -10,8 +10,9 @@ import pytest
 from django.apps import apps
 from django.db import connection
 
+from accounts.credentials import token_create
 from accounts.models import Block
-from accounts.services import follow_create, token_create
+from accounts.services import follow_create
 from chat.services import conversation_mark_read, conversation_open, message_send
 from core import crypto
 from core.management.commands.rotate_encryption_keys import encrypted_columns
