@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from core.crypto import EncryptedTextField
+from core.crypto import EncryptedTextField, KeyedHashField
 
 # The username rule, the one copy: the model, its database constraint, registration and
 # every lookup by name check it here (the browser reads it from the sign-up page's pattern).
@@ -25,10 +25,15 @@ def is_username(value) -> bool:
 
 
 class User(AbstractUser):
-    """A person. Counts are denormalized and kept right by the services with F() updates."""
+    """A person. Counts are denormalized and kept right by the services with F() updates.
+
+    The email address is encrypted at rest like DM bodies; `email_hash` (its HMAC,
+    casefolded, set on save) finds an account by address and keeps addresses unique.
+    """
 
     username = models.CharField(max_length=30, unique=True, validators=[username_validator])
-    email = models.EmailField(unique=True)
+    email = EncryptedTextField()
+    email_hash = KeyedHashField(source="email", casefold=True, unique=True, editable=False)
     full_name = models.CharField(max_length=100, blank=True)
     bio = models.CharField(max_length=150, blank=True)
     avatar = models.ImageField(upload_to="avatars/%Y/%m/", blank=True)

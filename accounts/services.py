@@ -16,7 +16,7 @@ from rest_framework import exceptions
 
 from accounts.cache import profile_cache_invalidate
 from accounts.models import USERNAME_MESSAGE, Follow, User, is_username
-from accounts.selectors import block_exists
+from accounts.selectors import block_exists, users_with_email
 from accounts.signals import follow_created
 from core.images import image_process
 
@@ -37,7 +37,7 @@ def _validate_registration(*, username: str, email: str, password: str) -> dict[
     except DjangoValidationError:
         errors["email"] = ["Enter a valid email address."]
     else:
-        if User.objects.filter(email__iexact=email).exists():
+        if users_with_email(email).exists():
             errors["email"] = ["An account with this email exists already."]
     try:
         validate_password(password, user=User(username=username, email=email))
