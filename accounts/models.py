@@ -32,14 +32,19 @@ class User(AbstractUser):
     """
 
     username = models.CharField(max_length=30, unique=True, validators=[username_validator])
-    email = EncryptedTextField()
-    email_hash = KeyedHashField(source="email", casefold=True, unique=True, editable=False)
+    # Null for an account registered with an address that belonged to another account
+    # already (registration does not tell; accounts.services.user_register).
+    email = EncryptedTextField(null=True, blank=True)  # type: ignore[assignment]  # unlike AbstractUser's
+    email_hash = KeyedHashField(source="email", casefold=True, unique=True, null=True, editable=False)
     full_name = models.CharField(max_length=100, blank=True)
     bio = models.CharField(max_length=150, blank=True)
     avatar = models.ImageField(upload_to="avatars/%Y/%m/", blank=True)
     follower_count = models.PositiveIntegerField(default=0)
     following_count = models.PositiveIntegerField(default=0)
     post_count = models.PositiveIntegerField(default=0)
+    # A private account's posts, stories and follow lists are for its approved followers
+    # (accounts.selectors.content_visible is the one rule); following it is by request.
+    is_private = models.BooleanField(default=False)
 
     REQUIRED_FIELDS = ["email"]
 
@@ -67,6 +72,22 @@ class Follow(models.Model):
             models.Index(fields=["followee", "-created_at"], name="follow_followee_recent"),
             models.Index(fields=["follower", "-created_at"], name="follow_follower_recent"),
         ]
+
+
+class FollowRequest(models.Model):
+    """A request to follow a private account, pending until its owner accepts (it becomes a
+    Follow) or declines, or the requester withdraws it."""
+
+    requester = models.ForeignKey(User, on_delete=models.CASCADE, related_name="follow_requests_made")
+    target = models.ForeignKey(User, on_delete=models.CASCADE, related_name="follow_requests_received")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["requester", "target"], name="follow_request_unique"),
+            models.CheckConstraint(condition=~Q(requester=F("target")), name="follow_request_not_self"),
+        ]
+        indexes = [models.Index(F("target"), F("created_at").desc(), F("id").desc(), name="follow_request_target")]
 
 
 class Block(models.Model):

@@ -11,6 +11,17 @@ urlpatterns = [
         "auth/password-reset/confirm", me_api.PasswordResetConfirmApi.as_view(), name="api-auth-password-reset-confirm"
     ),
     path("me", api.MeApi.as_view(), name="api-me"),
+    path("me/follow-requests", api.FollowRequestListApi.as_view(), name="api-follow-requests"),
+    path(
+        "follow-requests/<int:request_id>/accept",
+        api.FollowRequestAcceptApi.as_view(),
+        name="api-follow-request-accept",
+    ),
+    path(
+        "follow-requests/<int:request_id>/decline",
+        api.FollowRequestDeclineApi.as_view(),
+        name="api-follow-request-decline",
+    ),
     path("me/password", me_api.PasswordChangeApi.as_view(), name="api-me-password"),
     path("me/sessions", me_api.SessionListApi.as_view(), name="api-me-sessions"),
     path("me/sessions/revoke-others", me_api.SessionRevokeOthersApi.as_view(), name="api-me-sessions-revoke-others"),

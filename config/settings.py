@@ -101,6 +101,7 @@ MIDDLEWARE = [
     "core.middleware.RequestMetricsMiddleware",
     "core.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "core.middleware.ContentSecurityPolicyMiddleware",
     "core.middleware.StaticAndMediaMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -149,6 +150,8 @@ WS_DB_THREADS = env_int("WS_DB_THREADS", 2)
 HTTP_CONCURRENCY = env_int("HTTP_CONCURRENCY", max(1, DB_POOL_SIZE - WS_DB_THREADS))
 DB_POOL_TIMEOUT = env_float("DB_POOL_TIMEOUT", 10.0)
 WS_DB_POOL_SIZE = env_int("WS_DB_POOL_SIZE", 4)
+# /metrics reads the database's statistics at most once per this many seconds (core/dbstats.py).
+DB_STATS_SECONDS = env_float("DB_STATS_SECONDS", 5.0)
 # Server-side prepared statements on the gateway's hot path; off behind PgBouncer in
 # transaction pooling, which cannot carry them between transactions.
 DB_PREPARE_STATEMENTS = env_bool("DB_PREPARE_STATEMENTS", True)

@@ -85,6 +85,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         self.tokens = float(settings.WS_RATE_BURST)
         self.refilled = time.monotonic()
         self.closing = False
+        self.forgotten = False  # _forget ran: nothing may be joined or recorded any more
         self.registered = False
         self.online = False
         self.came_online = False
@@ -125,15 +126,31 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         await self.send_text(dumps(frame))
 
     async def send_text(self, text: str) -> None:
-        if not self.closing:
+        if self.closing:
+            return
+        try:
             await self.send(text_data=text)
+        except Exception:  # noqa: BLE001 - the peer is gone; see _lost
+            await self._lost()
 
     async def close_with(self, code: int) -> None:
         if self.closing:
             return
         self.closing = True
         WS_CLOSES.labels(code=str(code)).inc()
-        await self.close(code)
+        try:
+            await self.close(code)
+        except Exception:  # noqa: BLE001 - the peer is gone; see _lost
+            await self._lost()
+
+    async def _lost(self) -> None:
+        """A send raised: the connection closed while frames were still going out (autobahn's
+        "Attempt to send on a closed protocol" between the peer's close frame and daphne's
+        disconnect). Nothing more is sent, and the socket is forgotten now; the disconnect
+        that follows finds nothing left to do."""
+        log.debug("gateway: send on a closed socket", exc_info=True)
+        self.closing = True
+        await self._forget()
 
     # Connection lifecycle
 
@@ -175,6 +192,8 @@ class GatewayConsumer(AsyncWebsocketConsumer):
                 self.last_sent = last_id
             else:
                 await self._resume(after, ref=None, fallback=last_id)
+        if self.forgotten:  # a send failed on the way: the peer left during the greeting
+            return
         hub().add(self)
         if self.came_online:
             asyncio.ensure_future(self._announce(online=True))
@@ -204,16 +223,14 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         await super().websocket_disconnect(message)
 
     async def _forget(self) -> None:
-        """Leaves the groups, the hub, the open-sockets gauge and presence; once."""
+        """Leaves the hub, the open-sockets gauge, presence and the groups; once, whichever
+        way the socket ended (a disconnect, a send that raised, a cancel). What needs no
+        waiting is done first, so a cancel while the groups are left cannot skip it."""
         if self.user_id is None:
             return
+        self.closing = True
+        self.forgotten = True
         hub().remove(self)
-        joined, self.joined, self.unjoined = self.joined, [], []
-        for group in joined:
-            try:
-                await asyncio.wait_for(self.channel_layer.group_discard(group, self.channel_name), JOIN_TIMEOUT)
-            except Exception:  # noqa: BLE001 - the layer forgets dead channels anyway
-                log.debug("gateway: group_discard failed", exc_info=True)
         if self.registered:
             self.registered = False
             WS_CONNECTIONS.dec()
@@ -221,15 +238,31 @@ class GatewayConsumer(AsyncWebsocketConsumer):
             # The socket's place among the user's sockets (and its presence) goes now.
             self.online = False
             asyncio.ensure_future(self._go_offline())
+        joined, self.joined, self.unjoined = self.joined, [], []
+        for group in joined:
+            await self._leave(group)
+
+    async def _leave(self, group: str) -> None:
+        try:
+            await asyncio.wait_for(self.channel_layer.group_discard(group, self.channel_name), JOIN_TIMEOUT)
+        except Exception:  # noqa: BLE001 - the layer forgets dead channels anyway
+            log.debug("gateway: group_discard failed", exc_info=True)
 
     async def _go_offline(self) -> None:
         if await presence.closed(user_id=self.uid, channel=self.channel_name):
             await self._announce(online=False)
 
     async def _join(self, group: str) -> bool:
+        if self.forgotten:
+            return False
         try:
             await asyncio.wait_for(self.channel_layer.group_add(group, self.channel_name), JOIN_TIMEOUT)
+            if self.forgotten:  # the socket ended while the join was on its way: undo it
+                await self._leave(group)
+                return False
         except Exception:  # noqa: BLE001 - the hub retries, and the log delivers until then
+            if self.forgotten:  # the layer refuses a channel that is gone; nothing to retry
+                return False
             log.warning("gateway: could not join %s; retrying on the next check", group, exc_info=True)
             if group not in self.unjoined:
                 self.unjoined.append(group)

@@ -257,3 +257,16 @@ def reset() -> None:
     global _memory
     _memory = MemoryPresence()
     _local.clear()
+
+
+def prune_stale(*, dry_run: bool = False) -> int:
+    """Takes users whose sockets all expired out of the online set (any node's refresh does
+    this too; with every node gone, nothing else would). Returns how many, or with `dry_run`
+    how many would go. Redis only: in-process presence dies with its process."""
+    if not shared_redis.configured():
+        return 0
+    client = shared_redis.client()
+    now = time.time()
+    if dry_run:
+        return int(client.zcount(_online_key(), "-inf", now))
+    return int(client.zremrangebyscore(_online_key(), "-inf", now))

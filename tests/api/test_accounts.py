@@ -26,6 +26,8 @@ PROFILE_FIELDS = {
     "following_count",
     "post_count",
     "is_following",
+    "is_private",
+    "follow_status",
 }
 STRONG_PASSWORD = "violet-harbour-lantern-42"
 
@@ -112,12 +114,37 @@ def test_register_rejects_invalid_input_with_field_errors(api_client, overrides,
 
 
 @pytest.mark.django_db
-def test_register_refuses_taken_username_case_insensitively_and_taken_email(api_client):
+def test_register_refuses_a_taken_username_case_insensitively(api_client):
     UserFactory(username="Taken", email="taken@example.com")
     response = register(api_client, username="taken")
     assert response.status_code == 400 and "username" in response.json()["fields"]
-    response = register(api_client, email="TAKEN@example.com")
-    assert response.status_code == 400 and "email" in response.json()["fields"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_register_with_a_taken_email_answers_as_for_a_new_one_and_tells_the_owner(mailoutbox):
+    from accounts import mail
+
+    # given: an account with the address
+    owner = UserFactory(username="owner", email="taken@example.com")
+    # when: two people register, one with a fresh address and one with the taken one
+    fresh = register(APIClient(), username="fresh_one", email="fresh@example.com")
+    taken = register(APIClient(), username="taken_one", email="TAKEN@example.com")
+    mail.drain()
+    # then: the same answer, field for field
+    assert fresh.status_code == taken.status_code == 201
+    assert set(fresh.json()) == set(taken.json()) == {"user", "token"}
+    assert set(fresh.json()["user"]) == set(taken.json()["user"]) == PROFILE_FIELDS
+    assert fresh.cookies.keys() == taken.cookies.keys()
+    # the new account works, without the address; the owner's keeps it
+    newcomer = User.objects.get(username="taken_one")
+    assert newcomer.email is None and newcomer.check_password(STRONG_PASSWORD)
+    assert User.objects.get(pk=owner.pk).email == "taken@example.com"
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {taken.json()['token']}")
+    assert client.get("/api/me").json()["username"] == "taken_one"
+    # and only the owner of the address hears of it, by email
+    assert [m.to for m in mailoutbox] == [["taken@example.com"]]
+    assert "@taken_one" in mailoutbox[0].body and "@owner" in mailoutbox[0].body
 
 
 @pytest.mark.django_db
@@ -342,6 +369,8 @@ def test_profile_shows_counts_and_is_following(user, client_for):
         "following_count": 0,
         "post_count": 0,
         "is_following": True,
+        "is_private": False,
+        "follow_status": "following",
     }
     assert client_for(alice).get(f"/api/users/{user.username}").json()["is_following"] is False
 

@@ -17,6 +17,7 @@ from chat.services import conversation_mark_read, conversation_open, message_sen
 from core import crypto
 from core.management.commands.rotate_encryption_keys import encrypted_columns
 from feed.services import comment_create, like_create, post_create
+from feed.story_services import story_create, story_mark_seen
 from notifications.services import notification_create
 from tests.factories import UserFactory, image_upload
 from tests.servers import ROOT, Database, server_env
@@ -104,6 +105,8 @@ def populate() -> dict:
     message_send(sender=carol, conversation_id=group.pk, body="group hello\nsecond line", client_id="c1")
     conversation_mark_read(user=bob, conversation_id=direct.pk, message_id=first.pk)
     notification_create(recipient=alice, actor=carol, verb="mention", post=post)
+    story = story_create(author=alice, image=image_upload(color=(250, 200, 0)))
+    story_mark_seen(viewer=bob, story_id=story.pk)
     return {"direct": direct.pk, "alice": alice.pk}
 
 
@@ -130,6 +133,8 @@ def test_dumpdata_then_loaddata_into_a_fresh_database_restores_every_row(tmp_pat
         "realtime_eventsequence",
         "accounts_credential",
         "accounts_block",
+        "feed_story",
+        "feed_storyview",
     ):
         assert before[table], f"{table} should hold rows for this test to mean anything"
 

@@ -13,7 +13,8 @@ def encrypt_emails(apps, schema_editor):
     User = apps.get_model("accounts", "User")
     rows = User.objects.using(schema_editor.connection.alias).order_by("pk").values_list("pk", "email")
     for pk, email in rows.iterator(chunk_size=1000):
-        email = email or ""
+        if email is None:
+            continue
         if email.startswith(core.crypto.PREFIX):
             plain = core.crypto.decrypt(email)
         else:
@@ -33,7 +34,7 @@ def decrypt_emails(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0002_credential"),
+        ("accounts", "0005_credential"),
     ]
 
     operations = [
@@ -42,12 +43,14 @@ class Migration(migrations.Migration):
             name="email_hash",
             field=models.CharField(max_length=64, null=True, editable=False),
         ),
-        migrations.AlterField(model_name="user", name="email", field=models.TextField()),
+        migrations.AlterField(model_name="user", name="email", field=models.TextField(blank=True, null=True)),
         migrations.RunPython(encrypt_emails, decrypt_emails),
-        migrations.AlterField(model_name="user", name="email", field=core.crypto.EncryptedTextField()),
+        migrations.AlterField(
+            model_name="user", name="email", field=core.crypto.EncryptedTextField(blank=True, null=True)
+        ),
         migrations.AlterField(
             model_name="user",
             name="email_hash",
-            field=core.crypto.KeyedHashField(casefold=True, editable=False, source="email", unique=True),
+            field=core.crypto.KeyedHashField(casefold=True, editable=False, null=True, source="email", unique=True),
         ),
     ]

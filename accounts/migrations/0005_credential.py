@@ -11,7 +11,7 @@ import core.crypto
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0001_initial"),
+        ("accounts", "0004_follow_request"),
     ]
 
     operations = [
