@@ -133,3 +133,21 @@ class Credential(models.Model):
     @staticmethod
     def new_key() -> str:
         return secrets.token_hex(20)
+
+
+class ExportJob(models.Model):
+    """A zip of one person's own data, made off the request path (accounts.export) and
+    downloadable once: after the download, the file is deleted and the job is `downloaded`.
+    The file sits under EXPORT_ROOT (not the media directory: nobody else can fetch it)."""
+
+    PENDING, RUNNING, READY, FAILED, DOWNLOADED = "pending", "running", "ready", "failed", "downloaded"
+    STATUSES = [(s, s) for s in (PENDING, RUNNING, READY, FAILED, DOWNLOADED)]
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="exports")
+    status = models.CharField(max_length=10, choices=STATUSES, default=PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    file_name = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-created_at"], name="export_user_recent")]
