@@ -243,7 +243,8 @@ def run(conn: psycopg.Connection, step: Step) -> Step:
             before = _index_bytes(conn, step.target)
             conn.execute(step.sql)
             after = _index_bytes(conn, step.target)
-            step.result = f"index {before:,} -> {after:,} bytes (freed {before - after:,})"
+            change = f"freed {before - after:,}" if before >= after else f"grew {after - before:,}"
+            step.result = f"index {before:,} -> {after:,} bytes ({change})"
         else:
             dead_before, size_before = _table_figures(conn, step.table)
             conn.execute(step.sql)
