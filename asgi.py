@@ -27,9 +27,9 @@ def allow_protocol_close_codes() -> None:
     The ASGI spec lets an application close with any code; daphne hands the code to
     autobahn's `sendClose`, which accepts only 1000 and 3000-4999 from an application and
     raises otherwise (the socket then dies with 1011). RFC 6455 lets an endpoint send 1009
-    itself, so those codes go straight to the close frame. (Running daphne with
-    `--websocket-max-message-size 65536` makes autobahn send 1009 before the app sees the
-    frame at all; this covers daphne's default 1 MiB limit too.)
+    itself, so those codes go straight to the close frame. A message over daphne's own limit
+    (`--websocket-max-message-size`, 1 MiB by default) never reaches the app: autobahn fails
+    the connection itself, and says 1009 in a close frame once `failByDrop` is off (below).
     """
     try:
         from daphne.ws_protocol import WebSocketProtocol  # only under daphne; another server may run us
@@ -38,6 +38,7 @@ def allow_protocol_close_codes() -> None:
     if getattr(WebSocketProtocol, "_instaclone_close_codes", False):
         return
     original = WebSocketProtocol.serverClose
+    connection_made = WebSocketProtocol._connectionMade
 
     def serverClose(self, code=None):
         if code in (1008, 1009, 1011):
@@ -45,7 +46,15 @@ def allow_protocol_close_codes() -> None:
         else:
             original(self, code)
 
+    def _connectionMade(self):
+        connection_made(self)
+        # autobahn's default fails a connection by dropping TCP: a message over daphne's
+        # own limit (--websocket-max-message-size, 1 MiB by default) vanished without a close
+        # code. Failing with a close frame says 1009 (or 1002/1007 for a protocol error).
+        self.failByDrop = False
+
     WebSocketProtocol.serverClose = serverClose
+    WebSocketProtocol._connectionMade = _connectionMade
     WebSocketProtocol._instaclone_close_codes = True
 
 

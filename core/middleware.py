@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
-from django.http import FileResponse, Http404
+from django.http import FileResponse
 
 from core.errors import UNAVAILABLE_ERRORS, json_error, unavailable_response
 from core.metrics import HTTP_LATENCY
@@ -53,6 +53,42 @@ MEDIA_TYPES = {
 }
 
 
+# Policies for the pages the app borrows from libraries (the frontend's pages set their own,
+# media responses theirs): each allows what that page loads, all of it from this origin.
+# - /api/docs/ (Swagger UI, served split so its start-up script is a file of its own): its
+#   template has one <style> block and the UI sets style attributes, so inline styles
+#   (never inline script); icons are data: URIs; "Try it out" calls this origin's API.
+# - /admin/: Django's admin has no inline script or style; avatars and post images may come
+#   from object storage (https:).
+DOCS_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+ADMIN_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+CONTENT_SECURITY_POLICIES = (("/api/docs/", DOCS_POLICY), ("/admin/", ADMIN_POLICY))
+
+
+class ContentSecurityPolicyMiddleware:
+    """Gives the library pages (API docs, admin) a Content-Security-Policy that fits them,
+    unless the response brought its own."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if "Content-Security-Policy" not in response:
+            for prefix, policy in CONTENT_SECURITY_POLICIES:
+                if request.path_info.startswith(prefix):
+                    response["Content-Security-Policy"] = policy
+                    break
+        return response
+
+
 class DatabaseUnavailableMiddleware:
     """While the database is unreachable: 503 with code `unavailable`, not a 500."""
 
@@ -66,6 +102,27 @@ class DatabaseUnavailableMiddleware:
         if isinstance(exception, UNAVAILABLE_ERRORS):
             return unavailable_response()
         return None
+
+
+# Longer than any name the app writes (uploads are `<folder>/%Y/%m/<uuid>.<ext>`), shorter than
+# any file system's limit.
+MAX_FILE_PATH_CHARS = 1024
+
+
+def _not_found():
+    return json_error(404, "Not found.", "not_found")
+
+
+def _clean_relative(relative: str) -> str | None:
+    """The path below a root, normalised, or None for one that cannot name a file there: a
+    NUL or other control character (the OS refuses it), an escape upwards, or an
+    overlong name."""
+    if len(relative) > MAX_FILE_PATH_CHARS or any(ord(ch) < 32 or ord(ch) == 127 for ch in relative):
+        return None
+    clean = posixpath.normpath(relative).lstrip("/")
+    if clean in ("", ".") or clean.startswith(".."):
+        return None
+    return clean
 
 
 class StaticAndMediaMiddleware:
@@ -85,22 +142,30 @@ class StaticAndMediaMiddleware:
         return self.get_response(request)
 
     def _serve_static(self, relative: str):
-        clean = posixpath.normpath(relative).lstrip("/")
-        if clean.startswith(".."):
-            raise Http404
-        found = Path(settings.STATIC_ROOT) / clean
-        if not found.is_file():
-            located = finders.find(clean)
-            if not located:
-                return json_error(404, "Not found.", "not_found")
-            found = Path(located)
+        clean = _clean_relative(relative)
+        if clean is None:
+            return _not_found()
+        try:
+            found = Path(settings.STATIC_ROOT) / clean
+            if not found.is_file():
+                located = finders.find(clean)
+                if not located:
+                    return _not_found()
+                found = Path(located)
+        except (ValueError, OSError):  # a name the file system refuses (too long, say)
+            return _not_found()
         return self._response(found, immutable=False)
 
     def _serve_file(self, root: Path, relative: str, immutable: bool):
-        clean = posixpath.normpath(relative).lstrip("/")
-        target = (root / clean).resolve()
-        if clean.startswith("..") or not target.is_relative_to(root.resolve()) or not target.is_file():
-            return json_error(404, "Not found.", "not_found")
+        clean = _clean_relative(relative)
+        if clean is None:
+            return _not_found()
+        try:
+            target = (root / clean).resolve()
+            if not target.is_relative_to(root.resolve()) or not target.is_file():
+                return _not_found()
+        except (ValueError, OSError):  # a name the file system refuses (too long, say)
+            return _not_found()
         # Uploads are user content: only the image types the app writes are shown inline;
         # anything else (an .html or .svg that reached the folder some other way) is a
         # download, and no media response may run script.

@@ -2,7 +2,8 @@
 
 Origin rule (cross-site websocket hijacking, docs/websocket.md): a handshake that carries an
 `Origin` header is refused (HTTP 403, before accept) unless that origin's host is in
-ALLOWED_HOSTS, whatever its credentials. Without `Origin` (a non-browser client) only a token
+ALLOWED_HOSTS and its scheme, host and port are the socket's own (or a CSRF_TRUSTED_ORIGINS
+entry), whatever its credentials. Without `Origin` (a non-browser client) only a token
 authenticates; a session cookie alone does not, since any page's script could ride on it if
 a proxy stripped the header.
 
@@ -63,16 +64,76 @@ def header(scope, name: bytes) -> str | None:
     return None
 
 
-def origin_allowed(origin: str) -> bool:
-    """True when the Origin header names a host in ALLOWED_HOSTS."""
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin_parts(origin: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an `http(s)://host[:port]` origin, lowercased, the port
+    spelled out; None for anything else (a path, credentials, another scheme)."""
     try:
         parts = urlsplit(origin.strip())
+        port = parts.port
     except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.hostname or "@" in parts.netloc:
+        return None
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        return None
+    return scheme, parts.hostname.lower(), port or DEFAULT_PORTS[scheme]
+
+
+def _is_secure(scope) -> bool:
+    """Whether the browser reached us over TLS, decided as Django decides `is_secure()` for
+    REST: the proxy's header when SECURE_PROXY_SSL_HEADER names one and it is present, else
+    the scope's scheme."""
+    proxy = getattr(settings, "SECURE_PROXY_SSL_HEADER", None)
+    if proxy:
+        name, secure_value = proxy
+        value = header(scope, name.removeprefix("HTTP_").lower().replace("_", "-").encode())
+        if value is not None:
+            return value.split(",", 1)[0].strip() == secure_value
+    return scope.get("scheme") in ("wss", "https")
+
+
+def _own_origin(scope) -> tuple[str, str, int] | None:
+    """The origin the browser used to reach this socket: the scheme and the Host header
+    (which must name an allowed host), as REST's CSRF check builds it."""
+    host = header(scope, b"host")
+    if not host:
+        return None
+    domain, _port = split_domain_port(host)
+    if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
+        return None
+    return _origin_parts(f"{'https' if _is_secure(scope) else 'http'}://{host}")
+
+
+def _trusted(parts: tuple[str, str, int]) -> bool:
+    """Is this origin one of CSRF_TRUSTED_ORIGINS (exactly, or under a `*.` wildcard)?"""
+    scheme, host, port = parts
+    for trusted in settings.CSRF_TRUSTED_ORIGINS:
+        if "://*." in trusted:
+            trusted_scheme, _, rest = trusted.partition("://*.")
+            wanted = _origin_parts(f"{trusted_scheme}://{rest}")
+            if wanted and wanted[0] == scheme and wanted[2] == port and host.endswith("." + wanted[1]):
+                return True
+        elif _origin_parts(trusted) == parts:
+            return True
+    return False
+
+
+def origin_allowed(origin: str, scope) -> bool:
+    """The Origin rule: the origin names a host in ALLOWED_HOSTS, and its scheme, host and
+    port are those the socket was opened on, or a CSRF_TRUSTED_ORIGINS entry, as REST's
+    CSRF check demands. An app on another port (or plain http) of an allowed host is
+    another origin."""
+    parts = _origin_parts(origin)
+    if parts is None:
         return False
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    domain = f"[{parts[1]}]" if ":" in parts[1] else parts[1]  # as ALLOWED_HOSTS spells IPv6
+    if not validate_host(domain, settings.ALLOWED_HOSTS):
         return False
-    domain, _port = split_domain_port(parts.netloc.rpartition("@")[2])
-    return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
+    return parts == _own_origin(scope) or _trusted(parts)
 
 
 def query_param(scope, name: str) -> str | None:
@@ -192,7 +253,7 @@ class OriginAndAuthMiddleware:
         if scope["type"] != "websocket":
             return await self.app(scope, receive, send)
         origin = header(scope, b"origin")
-        if origin is not None and not origin_allowed(origin):
+        if origin is not None and not origin_allowed(origin, scope):
             log.info("websocket refused: origin %r not allowed", origin[:200])
             return await refuse_handshake(receive, send)
         token = token_from_scope(scope)

@@ -80,9 +80,15 @@ class Hub:
             return
         for socket in due:
             await socket.rejoin()
-        if sweep:
+        # Sockets that closed during the awaits are left out: a refresh would bring a closed
+        # socket's presence back until it expired.
+        due = [socket for socket in due if socket in self.sockets]
+        if sweep and due:
             await presence.refresh(sockets=[(socket.uid, socket.channel_name) for socket in due])
+        if not due:
+            return
         latest, invalid = await _look(due)
+        due = [socket for socket in due if socket in self.sockets]
         for socket in due:
             if id(socket) in invalid:
                 await socket.revoked()

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from PIL import Image
 from rest_framework.test import APIClient
 
-from accounts.models import ApiToken, Block, Follow, User
+from accounts.models import Block, Credential, Follow, User
 from core.crypto import digest
 from core.throttling import ScopedThrottle
 from notifications.models import Notification
@@ -26,6 +26,8 @@ PROFILE_FIELDS = {
     "following_count",
     "post_count",
     "is_following",
+    "is_private",
+    "follow_status",
 }
 STRONG_PASSWORD = "violet-harbour-lantern-42"
 
@@ -80,7 +82,7 @@ def test_register_creates_user_returns_token_and_opens_session(api_client):
     assert "sessionid" in response.cookies and "csrftoken" in response.cookies
     user = User.objects.get(username="newcomer")
     assert user.password.startswith("argon2")
-    assert ApiToken.objects.get(user=user).digest == digest(body["token"])
+    assert Credential.objects.get(user=user, kind="token").digest == digest(body["token"])
     token_client = APIClient()
     token_client.credentials(HTTP_AUTHORIZATION=f"Token {body['token']}")
     assert token_client.get("/api/me").json()["username"] == "newcomer"
@@ -112,12 +114,37 @@ def test_register_rejects_invalid_input_with_field_errors(api_client, overrides,
 
 
 @pytest.mark.django_db
-def test_register_refuses_taken_username_case_insensitively_and_taken_email(api_client):
+def test_register_refuses_a_taken_username_case_insensitively(api_client):
     UserFactory(username="Taken", email="taken@example.com")
     response = register(api_client, username="taken")
     assert response.status_code == 400 and "username" in response.json()["fields"]
-    response = register(api_client, email="TAKEN@example.com")
-    assert response.status_code == 400 and "email" in response.json()["fields"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_register_with_a_taken_email_answers_as_for_a_new_one_and_tells_the_owner(mailoutbox):
+    from accounts import mail
+
+    # given: an account with the address
+    owner = UserFactory(username="owner", email="taken@example.com")
+    # when: two people register, one with a fresh address and one with the taken one
+    fresh = register(APIClient(), username="fresh_one", email="fresh@example.com")
+    taken = register(APIClient(), username="taken_one", email="TAKEN@example.com")
+    mail.drain()
+    # then: the same answer, field for field
+    assert fresh.status_code == taken.status_code == 201
+    assert set(fresh.json()) == set(taken.json()) == {"user", "token"}
+    assert set(fresh.json()["user"]) == set(taken.json()["user"]) == PROFILE_FIELDS
+    assert fresh.cookies.keys() == taken.cookies.keys()
+    # the new account works, without the address; the owner's keeps it
+    newcomer = User.objects.get(username="taken_one")
+    assert newcomer.email is None and newcomer.check_password(STRONG_PASSWORD)
+    assert User.objects.get(pk=owner.pk).email == "taken@example.com"
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {taken.json()['token']}")
+    assert client.get("/api/me").json()["username"] == "taken_one"
+    # and only the owner of the address hears of it, by email
+    assert [m.to for m in mailoutbox] == [["taken@example.com"]]
+    assert "@taken_one" in mailoutbox[0].body and "@owner" in mailoutbox[0].body
 
 
 @pytest.mark.django_db
@@ -141,7 +168,7 @@ def test_login_issues_a_new_token_each_time_and_stores_only_its_digest(api_clien
     assert first.json()["user"]["id"] == user.pk
     keys = {first.json()["token"], second.json()["token"]}
     assert len(keys) == 2
-    stored = set(ApiToken.objects.filter(user=user).values_list("digest", flat=True))
+    stored = set(Credential.objects.filter(user=user, kind="token").values_list("digest", flat=True))
     assert stored == {digest(k) for k in keys}
     assert not stored & keys
     assert "sessionid" in first.cookies and "csrftoken" in first.cookies
@@ -161,7 +188,7 @@ def test_login_with_wrong_credentials_is_400_invalid_credentials(api_client, bod
     response = api_client.post("/api/auth/login", body, format="json")
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_credentials"
-    assert not ApiToken.objects.exists()
+    assert not Credential.objects.exists()
 
 
 @pytest.mark.django_db
@@ -201,7 +228,7 @@ def test_logout_revokes_the_token_and_tells_its_sockets(api_client, django_captu
     # then
     assert response.status_code == 204
     assert received[group] == [{"type": "auth.revoked"}]
-    assert not ApiToken.objects.filter(digest=digest(key)).exists()
+    assert not Credential.objects.filter(digest=digest(key)).exists()
     again = client.get("/api/me")
     assert again.status_code == 401 and again.json()["code"] == "authentication_failed"
 
@@ -342,6 +369,8 @@ def test_profile_shows_counts_and_is_following(user, client_for):
         "following_count": 0,
         "post_count": 0,
         "is_following": True,
+        "is_private": False,
+        "follow_status": "following",
     }
     assert client_for(alice).get(f"/api/users/{user.username}").json()["is_following"] is False
 

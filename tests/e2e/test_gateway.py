@@ -168,6 +168,14 @@ async def test_real_socket_origin_rule_and_frame_limit(cluster):
         await ws.send(json.dumps({"type": "ping", "pad": "x" * 70000}))
         await ws.wait_closed()
         assert ws.close_code == 1009
+    # a frame over daphne's own 1 MiB limit (autobahn refuses it before the app sees it)
+    # closes with 1009 too, not a dropped connection
+    for size in (1024 * 1024 + 1, 3 * 1024 * 1024):
+        async with websockets.connect(node_a.ws, additional_headers=headers, max_size=None) as ws:
+            assert json.loads(await ws.recv())["type"] == "hello"
+            await ws.send("x" * size)
+            await ws.wait_closed()
+            assert ws.close_code == 1009, (size, ws.close_code, ws.close_reason)
 
 
 async def test_socket_idle_for_over_a_minute_still_gets_events_through_the_layer(cluster):

@@ -108,11 +108,77 @@ async def test_malformed_or_lookalike_origins_are_refused(origin):
 
 async def test_allowed_origin_with_token_is_accepted():
     _user, token = await make_user_with_token()
-    comm = communicator(token=token, headers=[(b"origin", b"http://localhost:8000")])
+    comm = communicator(token=token, headers=[(b"origin", b"http://localhost:8000"), (b"host", b"localhost:8000")])
     connected, _ = await comm.connect()
     assert connected
     assert (await comm.receive_json_from())["type"] == "hello"
     await comm.disconnect()
+
+
+@pytest.mark.parametrize(
+    "origin, host",
+    [
+        # another app on another port of an allowed host
+        (b"http://localhost:9000", b"localhost:8000"),
+        (b"http://localhost", b"localhost:8000"),
+        (b"http://localhost:8000", b"localhost"),
+        # plain http against a socket opened over https, and the other way round
+        (b"https://localhost:8000", b"localhost:8000"),
+        # an allowed origin, but the Host header names no allowed host
+        (b"http://evil.example:8000", b"evil.example:8000"),
+        (b"http://localhost:8000", b""),
+        (b"http://localhost:8000/path", b"localhost:8000"),
+        (b"http://user@localhost:8000", b"localhost:8000"),
+    ],
+)
+async def test_the_origin_must_be_the_sockets_own_scheme_host_and_port(origin, host):
+    _user, token = await make_user_with_token()
+    headers = [(b"origin", origin)] + ([(b"host", host)] if host else [])
+    comm = communicator(token=token, headers=headers)
+    connected, code = await comm.connect()
+    assert not connected and code == 1008
+
+
+async def test_default_ports_and_case_do_not_make_another_origin():
+    _user, token = await make_user_with_token()
+    for origin, host in ((b"http://LocalHost:80", b"localhost"), (b"http://[::1]:8000", b"[::1]:8000")):
+        comm = communicator(token=token, headers=[(b"origin", origin), (b"host", host)])
+        connected, _ = await comm.connect()
+        assert connected, origin
+        assert (await comm.receive_json_from())["type"] == "hello"
+        await comm.disconnect()
+
+
+async def test_behind_a_tls_proxy_the_https_origin_is_the_sockets_own(settings):
+    # given: the balancer terminates TLS and says so, as REST's CSRF check trusts it to
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    _user, token = await make_user_with_token()
+    forwarded = [(b"host", b"localhost:8443"), (b"x-forwarded-proto", b"https")]
+    # when / then: the https page of that host and port may open it, its http twin may not
+    comm = communicator(token=token, headers=[(b"origin", b"https://localhost:8443"), *forwarded])
+    connected, _ = await comm.connect()
+    assert connected
+    await comm.disconnect()
+    comm = communicator(token=token, headers=[(b"origin", b"http://localhost:8443"), *forwarded])
+    connected, _ = await comm.connect()
+    assert not connected
+
+
+async def test_a_csrf_trusted_origin_may_open_a_socket(settings):
+    settings.CSRF_TRUSTED_ORIGINS = ["https://app.localhost", "https://*.example.localhost"]
+    settings.ALLOWED_HOSTS = ["localhost", ".localhost"]
+    _user, token = await make_user_with_token()
+    for origin, allowed in (
+        (b"https://app.localhost", True),
+        (b"https://a.example.localhost", True),
+        (b"http://app.localhost", False),
+        (b"https://app.localhost:444", False),
+    ):
+        comm = communicator(token=token, headers=[(b"origin", origin), (b"host", b"localhost:8000")])
+        connected, _ = await comm.connect()
+        assert connected is allowed, origin
+        if connected:
+            await comm.disconnect()
 
 
 async def test_token_without_origin_is_accepted():
@@ -126,7 +192,11 @@ async def test_session_cookie_with_allowed_origin_authenticates():
     user = await make_user()
     cookie = await session_cookie_for(user)
     comm = communicator(
-        headers=[(b"origin", b"http://localhost"), (b"cookie", f"csrftoken=x; sessionid={cookie}".encode())]
+        headers=[
+            (b"origin", b"http://localhost"),
+            (b"host", b"localhost"),
+            (b"cookie", f"csrftoken=x; sessionid={cookie}".encode()),
+        ]
     )
     connected, _ = await comm.connect()
     assert connected
@@ -172,9 +242,9 @@ async def test_periodic_check_closes_a_socket_whose_token_was_deleted(settings):
     settings.WS_LOG_CHECK_SECONDS = 0.1
     user, token = await make_user_with_token()
     comm, _ = await open_socket(token)
-    from accounts.models import ApiToken
+    from accounts.models import Credential
 
-    await sync_to_async(ApiToken.objects.filter(digest=digest(token)).delete)()
+    await sync_to_async(Credential.objects.filter(digest=digest(token)).delete)()
     # then
     assert await receive_close(comm, within=3) == 4401
 
