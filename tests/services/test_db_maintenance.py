@@ -271,3 +271,24 @@ def test_maintenance_creates_partitions_ahead_taking_rows_from_the_default_and_d
     assert partition_of(future.pk) == newest.name
     assert list(Event.objects.values_list("seq", flat=True)) == [1]
     assert [p.name for p in partitions.partitions()][-1] == newest.name
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_apps_prunes_run_after_the_database_steps(user):
+    from feed.models import Story
+
+    # given: a story that expired a day ago, and a live one
+    past = timezone.now() - timedelta(hours=48)
+    Story.objects.create(author=user, image="", created_at=past, expires_at=past + timedelta(hours=24))
+    live = Story.objects.create(
+        author=user, image="", created_at=timezone.now(), expires_at=timezone.now() + timedelta(hours=24)
+    )
+    # when
+    planned = run("--dry-run")
+    # then
+    assert "1 expired stories" in planned and Story.objects.count() == 2
+    # when
+    output = run()
+    # then
+    assert "prune expired stories: deleted 1" in output
+    assert list(Story.objects.values_list("pk", flat=True)) == [live.pk]

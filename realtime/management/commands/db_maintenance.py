@@ -4,7 +4,8 @@ On PostgreSQL (core/maintenance.py has the rules): `VACUUM (ANALYZE)` on tables 
 dead-tuple threshold, `ANALYZE` where statistics are stale, `REINDEX INDEX CONCURRENTLY` on
 B-tree indexes past the bloat threshold; each step on its own connection with `lock_timeout`,
 so it never holds up the app's writers longer than that. Then the prunes: events past the
-retention period, expired sessions, users left in the online set by nodes that died.
+retention period, expired sessions, users left in the online set by nodes that died, and
+what the apps register (core.maintenance.prune_register: expired stories).
 
     python manage.py db_maintenance --dry-run     # the plan, with the numbers behind each step
 
@@ -218,10 +219,14 @@ class Command(BaseCommand):
                 f"        {expired_sessions.count():,} expired session(s); "
                 f"{presence.prune_stale(dry_run=True):,} stale online user(s)"
             )
+            for prune in maintenance.PRUNES.values():
+                self.say(f"        {prune.due():,} {prune.name}")
             return
         sessions, _ = expired_sessions.delete()
         self.say(f"prune sessions: deleted {sessions:,} expired")
         self.say(f"prune presence: {presence.prune_stale():,} stale online user(s) removed")
+        for prune in maintenance.PRUNES.values():
+            self.say(f"prune {prune.name}: deleted {prune.run():,}")
 
     def partitions(self, cutoff, retention: timedelta, *, lock_timeout_ms: int, ahead: int) -> None:
         """The partitioned event log: partitions created ahead, expired ones dropped."""
