@@ -361,6 +361,9 @@ SPECTACULAR_SETTINGS = {
 
 # Realtime gateway.
 EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 30)
+# On PostgreSQL the event log is partitioned by time, one partition per this many days
+# (realtime/partitions.py): retention drops whole partitions.
+EVENT_PARTITION_DAYS = env_int("EVENT_PARTITION_DAYS", 7)
 WS_MAX_FRAME_BYTES = 64 * 1024
 WS_RATE_BURST = env_int("WS_RATE_BURST", 300)
 WS_RATE_PER_SECOND = env_float("WS_RATE_PER_SECOND", 30)
