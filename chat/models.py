@@ -62,7 +62,11 @@ class Message(models.Model):
     KINDS = [(KIND_TEXT, "text"), (KIND_IMAGE, "image")]
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
-    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="messages_sent")
+    # Null once the sender deleted their account (accounts.deletion): the message stays in
+    # the others' conversation, `deleted`, with its body erased (chat.personal_data).
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="messages_sent"
+    )
     body = EncryptedTextField()
     client_id = models.CharField(max_length=CLIENT_ID_MAX)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -71,6 +75,7 @@ class Message(models.Model):
     thumbnail = models.ImageField(upload_to="dm-thumbs/%Y/%m/", blank=True, default="", db_default="")
     reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     edited_at = models.DateTimeField(null=True, blank=True)
+    # The database default lets chat's send function insert without naming the column.
     deleted = models.BooleanField(default=False, db_default=False)
 
     class Meta:

@@ -1,6 +1,6 @@
 """DMs on PostgreSQL: one statement, shared by REST and the socket, several sends at once.
 
-`chat_message_send` (chat/migrations/0004_message_send_replies_groups.py) does a send's every step
+`chat_message_send` (chat/migrations/0005_message_send_replies_groups.py) does a send's every step
 in the database and returns one row per item. A REST send runs it with one item; the socket
 sends of a node go through `SENDS`, which hands the sends that arrive while a statement is in
 flight to the next one together: one round trip and one commit (with its disk flush) for

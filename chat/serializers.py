@@ -14,7 +14,7 @@ def message_data(
     *,
     message_id: int,
     conversation_id: int,
-    sender: dict,
+    sender: dict | None,
     body: str,
     client_id: str,
     created_at: datetime,
@@ -29,7 +29,8 @@ def message_data(
     """message: `{id, conversation, sender, body, client_id, created_at, kind, image_url,
     thumbnail_url, reply_to, reactions, edited_at, deleted}`, `sender` a user brief; also
     the `data` of `message.new` and `message.update` events. The one description of the
-    shape. An unsent message shows no body and no image, whatever it is given."""
+    shape. An unsent message shows no body and no image, whatever it is given; `sender` is
+    null once the sender deleted their account (then `deleted` is true)."""
     return {
         "id": message_id,
         "conversation": conversation_id,
@@ -72,7 +73,7 @@ def message_payload(message: Message) -> dict:
     return message_data(
         message_id=message.pk,
         conversation_id=message.conversation_id,
-        sender=user_brief(message.sender),
+        sender=user_brief(message.sender) if message.sender is not None else None,
         body=message.body,
         client_id=message.client_id,
         created_at=message.created_at,
@@ -97,7 +98,7 @@ class MessageSerializer(serializers.ModelSerializer):
 
     to_representation = represented_by(message_payload)  # the output; the fields below describe it
     conversation = serializers.IntegerField(source="conversation_id")
-    sender = UserBriefSerializer()
+    sender = UserBriefSerializer(allow_null=True)
     image_url = serializers.CharField(allow_null=True)
     thumbnail_url = serializers.CharField(allow_null=True)
     reply_to = serializers.IntegerField(source="reply_to_id", allow_null=True)

@@ -494,7 +494,10 @@ def _visible_message(*, user: User, message_id) -> tuple[Message, list[int], Con
         .filter(pk=message_id, conversation__participants__user=user)
         .first()
     )
-    if message is None or (message.sender_id != user.pk and block_exists(user.pk, message.sender_id)):
+    if message is None:
+        raise NotFound("No such message.")
+    sender_id = message.sender_id
+    if sender_id is not None and sender_id != user.pk and block_exists(user.pk, sender_id):
         raise NotFound("No such message.")
     member_ids = _member_ids(message.conversation_id)
     return message, member_ids, message.conversation

@@ -45,6 +45,8 @@ const statusText = (node) => node.querySelector(".msg-status");
 
 const pendingText = () => (gateway.connected ? "Sending…" : "Queued: sends when you are back online");
 
+const senderName = (message) => (message.sender ? message.sender.username : "Deleted account");
+
 function snippet(message) {
   if (!message) return "Original message";
   if (message.deleted) return "Message unsent";
@@ -82,8 +84,8 @@ function bubble(message, { pending = false } = {}) {
   const node = h(
     "li",
     { class: `msg ${mine ? "mine" : "theirs"}${pending ? " pending" : ""}${message.deleted ? " deleted" : ""}` },
-    mine ? null : h("span", { class: "msg-sender" }, message.sender.username),
-    message.reply_to ? h("button", { type: "button", class: "msg-quote", dataset: { act: "quote", target: message.reply_to } }, `↪ ${original ? `${original.sender.username}: ` : ""}${snippet(original)}`) : null,
+    mine ? null : h("span", { class: "msg-sender" }, senderName(message)),
+    message.reply_to ? h("button", { type: "button", class: "msg-quote", dataset: { act: "quote", target: message.reply_to } }, `↪ ${original ? `${senderName(original)}: ` : ""}${snippet(original)}`) : null,
     message.thumbnail_url ? h("a", { class: "msg-photo", href: message.image_url, target: "_blank", rel: "noopener" }, h("img", { src: message.thumbnail_url, alt: "Photo", width: "200", height: "200" })) : null,
     message.deleted ? h("p", { class: "msg-body muted" }, "Message unsent") : message.body || message.kind !== "image" ? h("p", { class: "msg-body" }, message.body) : null,
     reactionsLine(message),
@@ -117,7 +119,7 @@ function redraw(id) {
   refreshTimes(node);
   // Replies quoting it show the new text.
   for (const quote of ui.list.querySelectorAll(`.msg-quote[data-target="${id}"]`)) {
-    quote.textContent = `↪ ${message.sender.username}: ${snippet(message)}`;
+    quote.textContent = `↪ ${senderName(message)}: ${snippet(message)}`;
   }
 }
 
@@ -372,7 +374,7 @@ function startReply(id) {
   cancelReply();
   state.replyTo = message;
   ui.replyBar.hidden = false;
-  ui.replyText.textContent = `Replying to ${message.sender.username}: ${snippet(message)}`;
+  ui.replyText.textContent = `Replying to ${senderName(message)}: ${snippet(message)}`;
   ui.input.focus();
 }
 

@@ -161,7 +161,7 @@ def drop(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("chat", "0003_dm_features"),
+        ("chat", "0004_dm_features"),
         ("accounts", "0001_initial"),
         ("realtime", "0002_event_ref_plain_payload"),
     ]
