@@ -125,3 +125,24 @@ def test_a_strangers_message_lands_under_requests_and_accepting_moves_it(people)
     browser_helpers.wait_ready(inbox)
     expect(inbox.locator(f"#conversations li[data-id='{conversation}']")).to_be_visible(timeout=WAIT_MS)
     expect(inbox.locator("#tab-requests")).to_have_text("Requests", timeout=WAIT_MS)
+
+
+def test_the_tab_title_counts_unread_conversations_and_a_muted_one_bumps_nothing(people):
+    alice, bob, carol = people("cal"), people("dee"), people("eli")
+    for sender in (alice, carol):
+        bob.api("POST", f"/api/users/{sender.username}/follow")
+    loud = alice.api("POST", "/api/conversations", {"usernames": [bob.username]})["id"]
+    quiet = carol.api("POST", "/api/conversations", {"usernames": [bob.username]})["id"]
+    bob.api("POST", f"/api/conversations/{quiet}/mute")
+    page = bob.open("/")
+    wait_socket_open(page)
+    base = page.title()
+    # when: a message in the muted conversation, then one in the other
+    carol.api("POST", f"/api/conversations/{quiet}/messages", {"body": "shh", "client_id": "q-1"})
+    alice.api("POST", f"/api/conversations/{loud}/messages", {"body": "hello!", "client_id": "l-1"})
+    # then: only the loud one counts, in the badge and in the title
+    expect(page.locator("#inbox-badge")).to_have_text("1", timeout=WAIT_MS)
+    expect(page).to_have_title(f"(1) {base}", timeout=WAIT_MS)
+    carol.api("POST", f"/api/conversations/{quiet}/messages", {"body": "shh again", "client_id": "q-2"})
+    page.wait_for_timeout(500)
+    expect(page.locator("#inbox-badge")).to_have_text("1")
