@@ -770,9 +770,10 @@ def recv_until(socket, predicate, timeout: float = 10) -> dict:
 
 
 def test_websocket_hello_send_ack_events_and_resume(http, node):
-    # given
+    # given: a 1:1 bob accepted (a stranger's is a request: no read receipts until accepted)
     alice, bob = register(http), register(http)
     cid = http.post("/api/conversations", headers=alice.auth, json={"usernames": [bob.username]}).json()["id"]
+    assert http.post(f"/api/conversations/{cid}/accept", headers=bob.auth).status_code == 200
 
     with (
         ws_connect(node.ws, additional_headers=alice.auth) as alice_ws,
@@ -1119,10 +1120,13 @@ def test_schema_docs_and_health(http):
 
 
 def test_websocket_pushes_typing_feed_posts_notifications_and_presence(http, node):
-    # given: bob follows alice and shares a conversation with her
+    # given: bob follows alice and shares a conversation with her, with a message in it
+    # (presence goes only over a conversation with a message)
     alice, bob = register(http), register(http)
     assert http.post(f"/api/users/{alice.username}/follow", headers=bob.auth).status_code == 201
     cid = http.post("/api/conversations", headers=alice.auth, json={"usernames": [bob.username]}).json()["id"]
+    first = {"body": "hello", "client_id": str(uuid.uuid4())}
+    assert http.post(f"/api/conversations/{cid}/messages", headers=alice.auth, json=first).status_code == 201
 
     with ws_connect(node.ws, additional_headers=bob.auth) as bob_ws:
         assert recv(bob_ws)["type"] == "hello"
