@@ -80,6 +80,7 @@ async function loadMore() {
       return;
     }
     state.hidden = false;
+    $("#private-notice").hidden = true;
     for (const post of page.results) {
       if (state.shown.has(post.id)) continue;
       state.shown.add(post.id);
