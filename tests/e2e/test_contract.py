@@ -49,7 +49,7 @@ POST = {
 }
 COMMENT = {"id", "post", "author", "body", "created_at"}
 CONVERSATION = {"id", "participants", "last_message", "unread_count"}
-MESSAGE = {"id", "conversation", "sender", "body", "client_id", "created_at"}
+MESSAGE = {"id", "conversation", "sender", "body", "client_id", "created_at", "deleted"}
 NOTIFICATION = {"id", "verb", "actor", "post", "comment", "created_at", "read"}
 
 
