@@ -189,6 +189,40 @@ else:
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# A PostgreSQL streaming replica for reads (core/replica.py): GET/HEAD on the routes named in
+# REPLICA_READ_ROUTES read from it while it keeps within REPLICA_MAX_LAG_SECONDS (checked at
+# most every REPLICA_CHECK_SECONDS); a credential that wrote reads from the primary for
+# REPLICA_PIN_SECONDS; everything else stays on the primary. Not the profile
+# (api-user-detail): it is cached, and a copy read from a lagging replica would be cached
+# under the version of a newer write.
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+REPLICA_MAX_LAG_SECONDS = env_float("REPLICA_MAX_LAG_SECONDS", 10.0)
+REPLICA_CHECK_SECONDS = env_float("REPLICA_CHECK_SECONDS", 2.0)
+REPLICA_PIN_SECONDS = env_int("REPLICA_PIN_SECONDS", 10)
+REPLICA_READ_ROUTES = env_list(
+    "REPLICA_READ_ROUTES",
+    "api-feed,api-user-search,api-user-posts,api-user-followers,api-user-following,api-post-detail,api-post-comments",
+)
+if POSTGRES and DATABASE_REPLICA_URL:
+    DATABASES["replica"] = dj_database_url.parse(DATABASE_REPLICA_URL)
+    DATABASES["replica"].update(
+        {
+            # Django's own backend: the fail-fast tracking (core.postgres) is the primary's.
+            "ENGINE": "django.db.backends.postgresql",
+            "CONN_MAX_AGE": 0,
+            "CONN_HEALTH_CHECKS": True,
+            "OPTIONS": {
+                "connect_timeout": 2,
+                "pool": {"min_size": 0, "max_size": DB_POOL_SIZE, "timeout": 2, "max_idle": 60, "reconnect_timeout": 2},
+            },
+            "TEST": {"MIRROR": "default"},
+        }
+    )
+    DATABASE_ROUTERS = ["core.replica.ReplicaRouter"]
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("core.middleware.DatabaseUnavailableMiddleware") + 1, "core.replica.ReplicaReadsMiddleware"
+    )
+
 # Channel layer and cache: Redis when REDIS_URL is set, in-process otherwise.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 # Keys of the cache, throttles and presence (core/redis.py) live under this prefix.
