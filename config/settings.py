@@ -16,6 +16,7 @@ from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 from core.postgres.base import TrackedConnection
+from core.redis import sentinel_address
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -232,21 +233,31 @@ if REDIS_URL:
     # it never silently drops at a capacity bound; what Redis loses anyway the event log
     # recovers. Timeouts and the pool cap are explicit: redis-py 8's defaults (5 s socket
     # timeout, 100 connections) break idle sockets and bursts.
+    # REDIS_URL may be `redis+sentinel://host:port,host:port,.../master_name[/db]`: the layer,
+    # the cache and the other clients then find the master through Sentinel (core/redis.py).
+    _SENTINEL = sentinel_address(REDIS_URL)
+    _LAYER_HOST: dict[str, object] = {
+        "socket_timeout": 30,
+        "socket_connect_timeout": 2,
+        "max_connections": 10000,
+        "health_check_interval": 15,
+        "retry_on_timeout": True,
+    }
+    if _SENTINEL is None:
+        _LAYER_HOST["address"] = REDIS_URL
+    else:
+        _LAYER_HOST.update(
+            sentinels=list(_SENTINEL.sentinels),
+            master_name=_SENTINEL.master,
+            db=_SENTINEL.db,
+            sentinel_kwargs={"socket_timeout": 1, "socket_connect_timeout": 1},
+        )
     CHANNEL_LAYERS = {
         "default": {
             # channels-redis' pub/sub layer with batched publishes (realtime/layer.py).
             "BACKEND": "realtime.layer.GatewayChannelLayer",
             "CONFIG": {
-                "hosts": [
-                    {
-                        "address": REDIS_URL,
-                        "socket_timeout": 30,
-                        "socket_connect_timeout": 2,
-                        "max_connections": 10000,
-                        "health_check_interval": 15,
-                        "retry_on_timeout": True,
-                    }
-                ],
+                "hosts": [_LAYER_HOST],
                 "prefix": os.environ.get("CHANNEL_PREFIX", "instaclone"),
             },
         }
@@ -254,9 +265,11 @@ if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "core.cache.ResilientRedisCache",
-            "LOCATION": REDIS_URL,
+            # A list: Django splits a string LOCATION at commas.
+            "LOCATION": [REDIS_URL],
             "KEY_PREFIX": REDIS_PREFIX,
-            "OPTIONS": {"socket_timeout": 0.25, "socket_connect_timeout": 0.25},
+            "OPTIONS": {"socket_timeout": 0.25, "socket_connect_timeout": 0.25}
+            | ({} if _SENTINEL is None else {"pool_class": "core.redis.SentinelPool"}),
         }
     }
 else:
