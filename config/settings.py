@@ -300,6 +300,8 @@ STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
+# Data exports (GET /api/me/export/{id}): private files, never served as media.
+EXPORT_ROOT = Path(os.environ.get("EXPORT_ROOT", BASE_DIR / "exports"))
 STORAGES = {
     "default": {"BACKEND": os.environ.get("FILE_STORAGE", "django.core.files.storage.FileSystemStorage")},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -310,6 +312,11 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 IMAGE_MAX_BYTES = 10 * 1024 * 1024
 # Any request body (core/bodylimit.py): the largest upload plus its multipart envelope.
 REQUEST_MAX_BYTES = IMAGE_MAX_BYTES + 1024 * 1024
+# A post carries up to POST_IMAGES_MAX images, each bounded as above; only its path takes
+# the larger body (deploy/nginx.conf says the same).
+POST_IMAGES_MAX = 10
+POST_REQUEST_MAX_BYTES = POST_IMAGES_MAX * IMAGE_MAX_BYTES + 1024 * 1024
+REQUEST_MAX_BYTES_BY_PATH = {"/api/posts": POST_REQUEST_MAX_BYTES}
 # A JSON request body (the largest legitimate one, a 4,000-character message, is ~24 KiB).
 JSON_MAX_BYTES = 256 * 1024
 IMAGE_MAX_PIXELS = 40_000_000
