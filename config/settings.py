@@ -202,7 +202,8 @@ REPLICA_CHECK_SECONDS = env_float("REPLICA_CHECK_SECONDS", 2.0)
 REPLICA_PIN_SECONDS = env_int("REPLICA_PIN_SECONDS", 10)
 REPLICA_READ_ROUTES = env_list(
     "REPLICA_READ_ROUTES",
-    "api-feed,api-user-search,api-user-posts,api-user-followers,api-user-following,api-post-detail,api-post-comments",
+    "api-feed,api-explore,api-user-search,api-user-posts,api-user-followers,api-user-following,"
+    "api-post-detail,api-post-comments,api-tag-search,api-tag-detail,api-tag-posts",
 )
 if POSTGRES and DATABASE_REPLICA_URL:
     DATABASES["replica"] = dj_database_url.parse(DATABASE_REPLICA_URL)
