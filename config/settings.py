@@ -265,6 +265,11 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 IMAGE_MAX_BYTES = 10 * 1024 * 1024
 # Any request body (core/bodylimit.py): the largest upload plus its multipart envelope.
 REQUEST_MAX_BYTES = IMAGE_MAX_BYTES + 1024 * 1024
+# A post carries up to POST_IMAGES_MAX images, each bounded as above; only its path takes
+# the larger body (deploy/nginx.conf says the same).
+POST_IMAGES_MAX = 10
+POST_REQUEST_MAX_BYTES = POST_IMAGES_MAX * IMAGE_MAX_BYTES + 1024 * 1024
+REQUEST_MAX_BYTES_BY_PATH = {"/api/posts": POST_REQUEST_MAX_BYTES}
 # A JSON request body (the largest legitimate one, a 4,000-character message, is ~24 KiB).
 JSON_MAX_BYTES = 256 * 1024
 IMAGE_MAX_PIXELS = 40_000_000
@@ -356,6 +361,9 @@ SPECTACULAR_SETTINGS = {
 
 # Realtime gateway.
 EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 30)
+# On PostgreSQL the event log is partitioned by time, one partition per this many days
+# (realtime/partitions.py): retention drops whole partitions.
+EVENT_PARTITION_DAYS = env_int("EVENT_PARTITION_DAYS", 7)
 WS_MAX_FRAME_BYTES = 64 * 1024
 WS_RATE_BURST = env_int("WS_RATE_BURST", 300)
 WS_RATE_PER_SECOND = env_float("WS_RATE_PER_SECOND", 30)
