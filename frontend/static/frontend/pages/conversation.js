@@ -87,7 +87,7 @@ function bubble(message, { pending = false } = {}) {
     mine ? null : h("span", { class: "msg-sender" }, senderName(message)),
     message.reply_to ? h("button", { type: "button", class: "msg-quote", dataset: { act: "quote", target: message.reply_to } }, `↪ ${original ? `${senderName(original)}: ` : ""}${snippet(original)}`) : null,
     message.thumbnail_url ? h("a", { class: "msg-photo", href: message.image_url, target: "_blank", rel: "noopener" }, h("img", { src: message.thumbnail_url, alt: "Photo", width: "200", height: "200" })) : null,
-    message.deleted ? h("p", { class: "msg-body muted" }, "Message unsent") : message.body || message.kind !== "image" ? h("p", { class: "msg-body" }, message.body) : null,
+    message.deleted ? h("p", { class: "msg-body muted" }, message.sender ? "Message unsent" : "Message unavailable") : message.body || message.kind !== "image" ? h("p", { class: "msg-body" }, message.body) : null,
     reactionsLine(message),
     h(
       "span",
@@ -256,7 +256,7 @@ async function onMessageNew(message) {
   const stick = nearBottom();
   placeMessage(message);
   if (userId(message.sender) !== state.me.id) {
-    state.typingUntil.delete(message.sender.username);
+    if (message.sender) state.typingUntil.delete(message.sender.username);
     renderTyping();
     markRead();
   }
