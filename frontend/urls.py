@@ -15,4 +15,7 @@ urlpatterns = [
     path("inbox", views.inbox_page, name="inbox"),
     path("inbox/<int:conversation_id>", views.conversation_page, name="conversation"),
     path("notifications", views.notifications_page, name="notifications"),
+    path("settings", views.settings_page, name="settings"),
+    path("forgot-password", views.forgot_password_page, name="forgot-password"),
+    path("reset-password", views.reset_password_page, name="reset-password"),
 ]

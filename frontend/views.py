@@ -163,3 +163,19 @@ def conversation_page(request: HttpRequest, conversation_id: int) -> HttpRespons
 @app_page
 def notifications_page(request: HttpRequest) -> HttpResponse:
     return _shell(request, "notifications", "Notifications")
+
+
+@app_page
+def settings_page(request: HttpRequest) -> HttpResponse:
+    return _shell(request, "settings", "Settings")
+
+
+@public_page
+def forgot_password_page(request: HttpRequest) -> HttpResponse:
+    return _shell(request, "forgot_password", "Forgot password")
+
+
+@public_page
+def reset_password_page(request: HttpRequest) -> HttpResponse:
+    # The link's uid and token stay in the URL; the page's script reads them from there.
+    return _shell(request, "reset_password", "Choose a new password")

@@ -14,7 +14,7 @@ from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
-PAGES = ["/", "/upload", "/inbox", "/notifications", "/search", "/explore", "/t/lake"]
+PAGES = ["/", "/upload", "/inbox", "/notifications", "/search", "/explore", "/t/lake", "/settings"]
 
 
 def session_client(user) -> Client:
