@@ -202,6 +202,10 @@ def test_ids_beyond_the_integer_range_are_404(big):
         ("get", f"/api/posts/{big}/comments"),
         ("delete", f"/api/comments/{big}"),
         ("get", f"/api/conversations/{big}/messages"),
+        ("post", f"/api/posts/{big}/save"),
+        ("delete", f"/api/posts/{big}/save"),
+        ("post", f"/api/follow-requests/{big}/accept"),
+        ("post", f"/api/follow-requests/{big}/decline"),
     ):
         response = getattr(client, method)(path)
         assert response.status_code == 404, (method, path, response.content)
