@@ -83,7 +83,7 @@ class PasswordChangeApi(APIView):
         user = passwords.password_change(
             user=request.user, keep_digest=credentials.credential_digest_of(request), **data.validated_data
         )
-        if request.session.session_key and request.session.get(HASH_SESSION_KEY):
+        if not isinstance(request.auth, str) and request.session.get(HASH_SESSION_KEY):
             # This session stays signed in under the new password (without a new key, so
             # its sockets and its row in the sessions list stay what they were).
             request.session[HASH_SESSION_KEY] = user.get_session_auth_hash()

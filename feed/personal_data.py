@@ -7,21 +7,24 @@ from django.db import transaction
 from django.db.models import Count, F
 from django.db.models.functions import Greatest
 
-from feed.models import Comment, Like, Post, Story
+from feed.hashtags import post_tags_drop
+from feed.models import Comment, Like, Post, PostImage, Save, Story
 
 log = logging.getLogger(__name__)
 
 
 def export_feed(*, user, archive, **kwargs) -> None:
-    """Posts with their images, comments, likes and live stories of the person."""
+    """Posts with their images, comments, likes, saved posts and stories of the person."""
     posts = []
-    for post in Post.objects.filter(author=user).order_by("created_at").iterator():
+    for post in Post.objects.filter(author=user).prefetch_related("extra_images").order_by("created_at"):
+        extra = sorted(post.extra_images.all(), key=lambda image: image.position)
         posts.append(
             {
                 "id": post.pk,
                 "caption": post.caption,
                 "created_at": post.created_at,
                 "image": archive.add_file(post.image),
+                "more_images": [archive.add_file(image.image) for image in extra],
                 "like_count": post.like_count,
                 "comment_count": post.comment_count,
             }
@@ -49,6 +52,14 @@ def export_feed(*, user, archive, **kwargs) -> None:
             for like in likes
         ],
     )
+    saves = Save.objects.filter(user=user).select_related("post__author").order_by("created_at")
+    archive.add_json(
+        "saved",
+        [
+            {"post": save.post_id, "post_author": save.post.author.username, "created_at": save.created_at}
+            for save in saves
+        ],
+    )
     stories = Story.objects.filter(author=user).order_by("created_at")
     archive.add_json(
         "stories",
@@ -60,8 +71,9 @@ def export_feed(*, user, archive, **kwargs) -> None:
 
 
 def forget_feed(*, user, **kwargs) -> None:
-    """Before the cascade: the person's likes and comments leave other people's counts, and
-    the files of their posts and stories are deleted after commit."""
+    """Before the cascade: the person's likes and comments leave other people's counts, their
+    posts leave the hashtag counts, and the files of their posts and stories are deleted
+    after commit."""
     liked = Like.objects.filter(user=user).exclude(post__author=user).values("post_id")
     Post.objects.filter(pk__in=liked).update(like_count=Greatest(F("like_count") - 1, 0))
     commented = Comment.objects.filter(author=user).exclude(post__author=user).values("post_id").annotate(n=Count("id"))
@@ -70,6 +82,9 @@ def forget_feed(*, user, **kwargs) -> None:
     files = []
     for post in Post.objects.filter(author=user).only("image", "thumbnail"):
         files.extend(f for f in (post.image, post.thumbnail) if f)
+        post_tags_drop(post_id=post.pk)
+    for image in PostImage.objects.filter(post__author=user).only("image", "thumbnail"):
+        files.extend(f for f in (image.image, image.thumbnail) if f)
     files.extend(story.image for story in Story.objects.filter(author=user).only("image") if story.image)
     if files:
         transaction.on_commit(lambda: _delete_files(files), robust=True)

@@ -13,8 +13,8 @@ from accounts.models import Credential, ExportJob, Follow, User
 from accounts.services import follow_create
 from chat.models import Conversation, Message
 from chat.services import conversation_open, message_send
-from feed.models import Post
-from feed.services import comment_create, like_create, post_create
+from feed.models import Hashtag, Post
+from feed.services import comment_create, like_create, post_create, save_create
 from notifications.models import Notification
 from tests.api.test_sessions import login, token_client
 from tests.factories import PASSWORD, UserFactory, image_upload
@@ -27,9 +27,10 @@ def alice_world(db, django_capture_on_commit_callbacks):
     alice = UserFactory(username="alice", email="alice@example.com", bio="hello there")
     bob = UserFactory(username="bob")
     with django_capture_on_commit_callbacks(execute=True):
-        alices_post = post_create(author=alice, image=image_upload(), caption="alice's sunrise")
+        alices_post = post_create(author=alice, image=image_upload(), caption="alice's #sunrise")
         bobs_post = post_create(author=bob, image=image_upload(color=(0, 90, 200)), caption="bob's lake")
         like_create(user=alice, post_id=bobs_post.pk)
+        save_create(user=alice, post_id=bobs_post.pk)
         comment_create(author=alice, post_id=bobs_post.pk, body="lovely water")
         like_create(user=bob, post_id=alices_post.pk)
         follow_create(follower=alice, followee=bob)
@@ -75,7 +76,8 @@ def test_the_export_is_a_zip_of_the_persons_data_and_downloads_once(alice_world,
     profile = json.loads(archive.read("profile.json"))
     assert profile["username"] == "alice" and profile["email"] == "alice@example.com"
     posts = json.loads(archive.read("posts.json"))
-    assert [p["caption"] for p in posts] == ["alice's sunrise"]
+    assert [p["caption"] for p in posts] == ["alice's #sunrise"]
+    assert [s["post_author"] for s in json.loads(archive.read("saved.json"))] == ["bob"]
     assert posts[0]["image"] in names and archive.read(posts[0]["image"])[:2] == b"\xff\xd8"  # a JPEG
     assert [c["body"] for c in json.loads(archive.read("comments.json"))] == ["lovely water"]
     assert [like["post_author"] for like in json.loads(archive.read("likes.json"))] == ["bob"]
@@ -143,6 +145,7 @@ def test_delete_removes_the_account_and_what_is_only_theirs(alice_world, setting
     assert browser.get("/api/me").status_code == 401
     assert not Credential.objects.exists() or set(Credential.objects.values_list("user_id", flat=True)) == {bob.pk}
     assert not Post.objects.filter(pk=alices_post.pk).exists()
+    assert not Hashtag.objects.filter(name="sunrise", post_count__gt=0).exists()
     assert not any(storage.exists(name) for name in image_names)
     bobs_post.refresh_from_db()
     assert (bobs_post.like_count, bobs_post.comment_count) == (0, 0)

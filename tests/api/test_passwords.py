@@ -143,3 +143,19 @@ def test_password_endpoints_need_their_fields(api_client):
     assert api_client.post("/api/auth/password-reset", {}, format="json").status_code == 400
     assert api_client.post("/api/me/password", {}, format="json").status_code == 401
     assert APIClient().post("/api/auth/password-reset/confirm", {"uid": "x"}, format="json").status_code == 400
+
+
+@pytest.mark.django_db
+def test_a_reset_from_the_signed_in_browser_itself_ends_that_session_cleanly(settings):
+    # given: a browser signed in, whose session is due a touch
+    settings.CREDENTIAL_TOUCH_SECONDS = 0
+    UserFactory(username="alice", email="alice@example.com")
+    browser, _ = login("alice")
+    browser.post("/api/auth/password-reset", {"email": "alice@example.com"}, format="json", **csrf(browser))
+    uid, reset_token = reset_link_in_mail()
+    # when: the same browser confirms the reset
+    confirm = {"uid": uid, "token": reset_token, "new_password": NEW_PASSWORD}
+    response = browser.post("/api/auth/password-reset/confirm", confirm, format="json", **csrf(browser))
+    # then: done, and that session is over too
+    assert response.status_code == 204
+    assert browser.get("/api/me").status_code == 401
