@@ -24,6 +24,7 @@ from PIL import ImageOps
 from psycopg import sql
 
 from accounts.models import Follow, User
+from core import crypto
 from feed.models import Like, Post
 from frontend.demo import photos
 from frontend.demo.counts import recount_people, recount_posts
@@ -159,18 +160,25 @@ def build_medium_world(*, seed: int = 2026, scale: Scale = MEDIUM, progress: Pro
         usernames = _usernames(rng, scale.users)
         insert_rows(
             User,
-            ["username", "email", "full_name", "password", "date_joined", "is_active"],
+            ["username", "email", "email_hash", "full_name", "password", "date_joined", "is_active"],
             (
-                (u, f"{u}@{DEMO_DOMAIN}", u.split(".")[0].title(), password, now - timedelta(days=400), True)
+                # Written raw: the address encrypted and hashed here, as the fields would.
+                (
+                    u,
+                    crypto.encrypt(f"{u}@{DEMO_DOMAIN}"),
+                    crypto.keyed_hash(f"{u}@{DEMO_DOMAIN}".casefold()),
+                    u.split(".")[0].title(),
+                    password,
+                    now - timedelta(days=400),
+                    True,
+                )
                 for u in usernames
             ),
             progress=step,
             stage="people",
         )
         ids = list(
-            User.objects.filter(pk__gt=before, email__endswith=f"@{DEMO_DOMAIN}")
-            .order_by("pk")
-            .values_list("pk", flat=True)
+            User.objects.filter(pk__gt=before, username__in=usernames).order_by("pk").values_list("pk", flat=True)
         )
 
         # Follows: the celebrities (users 1..celebrities) followed by thousands each, the

@@ -20,7 +20,16 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 
 from accounts.models import User
+from accounts.selectors import users_with_email
 from frontend.demo import bulk, world
+
+
+def demo_people() -> Q:
+    """The accounts with a demo address. Addresses are encrypted at rest, so they are read
+    and decrypted here (a demo database is small, or empty)."""
+    suffix = f"@{world.DEMO_DOMAIN}"
+    rows = User.objects.values_list("pk", "email").iterator()
+    return Q(pk__in=[pk for pk, email in rows if email and email.endswith(suffix)])
 
 
 class Progress:
@@ -65,18 +74,18 @@ class Command(BaseCommand):
 
     def handle(self, *args, scale: str, force: bool, seed: int, no_progress: bool, **options):
         marker = world.DEMO_USERNAME if scale == "small" else bulk.MARKER_USERNAME
-        if User.objects.filter(username=marker, email=f"{marker}@{world.DEMO_DOMAIN}").exists():
+        if users_with_email(f"{marker}@{world.DEMO_DOMAIN}").filter(username=marker).exists():
             self.stdout.write(f"The {scale} demo world is there already: nothing to do.")
             self.print_login(scale)
             return
-        demo_people = Q(email__endswith=f"@{world.DEMO_DOMAIN}")
-        others = User.objects.exclude(demo_people).count()
+        demos = demo_people()
+        others = User.objects.exclude(demos).count()
         if others and not force:
             raise CommandError(
                 f"This database holds {others} other account(s): seed_demo adds demo people only to an empty "
                 "database. Use --force to add them anyway."
             )
-        taken = self.taken_usernames(scale, seed, demo_people)
+        taken = self.taken_usernames(scale, seed, demos)
         if taken:
             raise CommandError(f"These demo usernames are taken by other accounts: {', '.join(sorted(taken)[:10])}.")
         started = time.monotonic()
