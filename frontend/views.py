@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET
 from accounts.models import User, is_username
 from chat.models import Participant
 from core.ids import is_id
+from feed.hashtags import is_tag_name
 from feed.models import Post
 from frontend.limits import page_limits
 
@@ -119,8 +120,20 @@ def post_page(request: HttpRequest, post_id: int) -> HttpResponse:
 
 
 @app_page
+def tag_page(request: HttpRequest, name: str) -> HttpResponse:
+    if not is_tag_name(name):
+        return _not_found(request)
+    return _shell(request, "tag", f"#{name.lower()}", tag_name=name.lower())
+
+
+@app_page
+def explore_page(request: HttpRequest) -> HttpResponse:
+    return _shell(request, "explore", "Explore")
+
+
+@app_page
 def search_page(request: HttpRequest) -> HttpResponse:
-    return _shell(request, "search", "Search", query=request.GET.get("q", "")[:30])
+    return _shell(request, "search", "Search", query=request.GET.get("q", "")[:101])
 
 
 @app_page

@@ -24,13 +24,15 @@ from PIL import ImageOps
 from psycopg import sql
 
 from accounts.models import Follow, User
-from core import crypto
-from feed.models import Like, Post
+from core.crypto import KeyedHashField
+from feed.hashtags import tag_names
+from feed.models import Hashtag, Like, Post, PostHashtag
 from frontend.demo import photos
-from frontend.demo.counts import recount_people, recount_posts
+from frontend.demo.counts import recount_people, recount_posts, recount_tags
 from frontend.demo.world import CAPTIONS, DEMO_DOMAIN, DEMO_PASSWORD, FIRST, LAST
 
 MARKER_USERNAME = "bench"
+PHOTO_EDGE = 640
 ALL_CAPTIONS = [caption for captions in CAPTIONS.values() for caption in captions]
 CHUNK = 10_000
 
@@ -62,12 +64,21 @@ def insert_rows(
     named get the field's default. COPY on PostgreSQL, executemany elsewhere. Returns the
     number of rows."""
     fields = {f.attname: f for f in model._meta.concrete_fields if not f.primary_key}
-    rest = [f for name, f in fields.items() if name not in columns]
+    # A keyed hash of a named column (the email's) is computed from it, as its pre_save would.
+    hashed = [
+        (f, list(columns).index(f.source))
+        for f in fields.values()
+        if isinstance(f, KeyedHashField) and f.attname not in columns and f.source in columns
+    ]
+    hashed_fields = [f for f, _ in hashed]
+    rest = [f for name, f in fields.items() if name not in columns and f not in hashed_fields]
     defaults = tuple(f.get_db_prep_save(f.get_default(), connection) for f in rest)
-    names = [fields[c].column for c in columns] + [f.column for f in rest]
+    names = [fields[c].column for c in columns] + [f.column for f in hashed_fields] + [f.column for f in rest]
     table = model._meta.db_table
     postgres = connection.vendor == "postgresql"
-    datetime_at = [i for i, c in enumerate(columns) if isinstance(fields[c], models.DateTimeField)]
+    datetime_at = [] if postgres else [i for i, c in enumerate(columns) if isinstance(fields[c], models.DateTimeField)]
+    # Fields of the project's own (an encrypted column) prepare their values themselves.
+    own = [(i, fields[c]) for i, c in enumerate(columns) if not type(fields[c]).__module__.startswith("django.")]
     count = 0
     batch: list[tuple] = []
 
@@ -90,11 +101,15 @@ def insert_rows(
         batch.clear()
 
     for row in rows:
-        if datetime_at and not postgres:
-            row = tuple(
-                connection.ops.adapt_datetimefield_value(v) if i in datetime_at else v for i, v in enumerate(row)
-            )
-        batch.append(row + defaults)
+        extra = tuple(f.hash_of(row[i]) for f, i in hashed)
+        if datetime_at or own:
+            values = list(row)
+            for i in datetime_at:
+                values[i] = connection.ops.adapt_datetimefield_value(values[i])
+            for i, field in own:
+                values[i] = field.get_db_prep_save(values[i], connection)
+            row = tuple(values)
+        batch.append(row + extra + defaults)
         count += 1
         if len(batch) >= CHUNK:
             flush()
@@ -108,7 +123,7 @@ def _photo_pool(rng: random.Random, n: int, progress: Progress) -> list[tuple[Pa
     folder.mkdir(parents=True, exist_ok=True)
     pool = []
     for i in range(n):
-        _, picture = photos.photo(rng, (640, 640))
+        _, picture = photos.photo(rng, (PHOTO_EDGE, PHOTO_EDGE))
         image, thumb = folder / f"{i}.jpg", folder / f"{i}-thumb.jpg"
         image.write_bytes(photos.jpeg(picture))
         thumb.write_bytes(photos.jpeg(ImageOps.fit(picture, (320, 320))))
@@ -160,26 +175,17 @@ def build_medium_world(*, seed: int = 2026, scale: Scale = MEDIUM, progress: Pro
         usernames = _usernames(rng, scale.users)
         insert_rows(
             User,
-            ["username", "email", "email_hash", "full_name", "password", "date_joined", "is_active"],
+            ["username", "email", "full_name", "password", "date_joined", "is_active"],
             (
-                # Written raw: the address encrypted and hashed here, as the fields would.
-                (
-                    u,
-                    crypto.encrypt(f"{u}@{DEMO_DOMAIN}"),
-                    crypto.keyed_hash(f"{u}@{DEMO_DOMAIN}".casefold()),
-                    u.split(".")[0].title(),
-                    password,
-                    now - timedelta(days=400),
-                    True,
-                )
+                (u, f"{u}@{DEMO_DOMAIN}", u.split(".")[0].title(), password, now - timedelta(days=400), True)
                 for u in usernames
             ),
             progress=step,
             stage="people",
         )
-        ids = list(
-            User.objects.filter(pk__gt=before, username__in=usernames).order_by("pk").values_list("pk", flat=True)
-        )
+        # The seeder is the only writer of an empty database: the new ids are theirs, in order.
+        ids = list(User.objects.filter(pk__gt=before).order_by("pk").values_list("pk", flat=True))
+        assert len(ids) == len(usernames), "someone else registered during seeding"
 
         # Follows: the celebrities (users 1..celebrities) followed by thousands each, the
         # rest drawn with a skew (some people far more followed than others).
@@ -206,26 +212,33 @@ def build_medium_world(*, seed: int = 2026, scale: Scale = MEDIUM, progress: Pro
         before_post = Post.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         offsets = sorted((rng.uniform(0, 60 * 86400) for _ in range(scale.posts)), reverse=True)
 
+        templates: list[int] = []  # the caption template of each post, for its tags
+
         def post_rows():
             for i, seconds in enumerate(offsets):
                 image, thumb = pool[i % len(pool)]
                 friend = usernames[rng.randrange(n)]
+                template = rng.randrange(len(ALL_CAPTIONS))
+                templates.append(template)
                 yield (
                     ids[_skewed(rng, n, 1.4)],
                     _link(image, "posts"),
                     _link(thumb, "thumbs"),
-                    rng.choice(ALL_CAPTIONS).format(friend=friend),
+                    PHOTO_EDGE,
+                    PHOTO_EDGE,
+                    ALL_CAPTIONS[template].format(friend=friend),
                     now - timedelta(seconds=seconds),
                 )
 
         insert_rows(
             Post,
-            ["author_id", "image", "thumbnail", "caption", "created_at"],
+            ["author_id", "image", "thumbnail", "image_width", "image_height", "caption", "created_at"],
             post_rows(),
             progress=step,
             stage="posts",
         )
         post_ids = list(Post.objects.filter(pk__gt=before_post).order_by("pk").values_list("pk", flat=True))
+        _index_tags(post_ids, templates, step)
 
         # Likes: newer posts likelier.
         p = len(post_ids)
@@ -247,6 +260,23 @@ def build_medium_world(*, seed: int = 2026, scale: Scale = MEDIUM, progress: Pro
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
     step("analyze", 1)
+
+
+def _index_tags(post_ids: list[int], templates: list[int], progress: Progress) -> None:
+    """The hashtag rows of the inserted posts (as feed.hashtags would make them one by
+    one): a Hashtag per name, a PostHashtag per post and tag, and each tag's post_count."""
+    names = sorted({name for caption in ALL_CAPTIONS for name in tag_names(caption)})
+    Hashtag.objects.bulk_create([Hashtag(name=name) for name in names], ignore_conflicts=True)
+    tag_ids = dict(Hashtag.objects.filter(name__in=names).values_list("name", "pk"))
+    tags_of = [[tag_ids[name] for name in tag_names(caption)] for caption in ALL_CAPTIONS]
+    insert_rows(
+        PostHashtag,
+        ["hashtag_id", "post_id"],
+        ((tag, post) for post, template in zip(post_ids, templates, strict=True) for tag in tags_of[template]),
+        progress=progress,
+        stage="hashtags",
+    )
+    recount_tags(Hashtag.objects.filter(pk__in=tag_ids.values()))
 
 
 def _recount(*, user_ids: tuple[int, int], post_ids: tuple[int, int]) -> None:

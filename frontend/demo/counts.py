@@ -5,7 +5,7 @@ from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, 
 from django.db.models.functions import Coalesce
 
 from accounts.models import Follow, User
-from feed.models import Like, Post
+from feed.models import Hashtag, Like, Post, PostHashtag
 
 
 def _count(queryset: QuerySet, field: str):
@@ -25,3 +25,7 @@ def recount_people(people: QuerySet[User]) -> None:
 
 def recount_posts(posts: QuerySet[Post]) -> None:
     posts.update(like_count=_count(Like.objects.filter(post_id=OuterRef("pk")), "post_id"))
+
+
+def recount_tags(tags: QuerySet[Hashtag]) -> None:
+    tags.update(post_count=_count(PostHashtag.objects.filter(hashtag_id=OuterRef("pk")), "hashtag_id"))

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Follow, User
-from accounts.services import follow_create, profile_update
+from accounts.services import follow_create, follow_start, profile_update
 from chat.services import conversation_mark_read, conversation_open, message_send
 from feed import fanout
 from feed.models import Comment, Like, Post, Story
@@ -326,6 +326,18 @@ def build_small_world(
             sender = [*group_members, demo][k % 4]
             message_send(sender=sender, conversation_id=group.pk, body=line, client_id=f"demo-group-{k}")
             step("messages", 1)
+
+        # Two accounts went private lately: people who do not follow them ask to (requests
+        # waiting), the demo account among them for one of the two.
+        private = rng.sample(people[1:], 2)
+        for owner in private:
+            profile_update(user=owner, is_private=True)
+            followers = set(Follow.objects.filter(followee=owner).values_list("follower_id", flat=True))
+            askers = [p for p in people[1:] if p.pk != owner.pk and p.pk not in followers]
+            for asker in rng.sample(askers, min(3, len(askers))):
+                follow_start(follower=asker, followee=owner)
+        if not Follow.objects.filter(follower=demo, followee=private[1]).exists():
+            follow_start(follower=demo, followee=private[1])
     fanout.wait_idle(60)
     return demo
 
