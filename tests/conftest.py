@@ -43,6 +43,7 @@ def clear_cache() -> None:
 @pytest.fixture(autouse=True)
 def _isolated(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.EXPORT_ROOT = tmp_path / "exports"
     LIMITER.reset()
     REDIS.reset()
     clear_cache()

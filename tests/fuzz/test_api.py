@@ -24,6 +24,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
+from accounts.export import export_build
+from accounts.models import ExportJob
 from chat.services import conversation_open, message_send
 from feed.services import comment_create, post_create
 from feed.story_services import story_create
@@ -67,6 +69,10 @@ def world(in_test_transaction):
     message, _ = message_send(sender=friend, conversation_id=conversation.pk, body="hi", client_id=str(uuid.uuid4()))
     my_story = story_create(author=me, image=image_upload())
     their_story = story_create(author=friend, image=image_upload())
+    # A finished export of mine, built here rather than by the worker (downloadable once).
+    my_export = ExportJob.objects.create(user=me, file_name=f"{uuid.uuid4().hex}.zip")
+    export_build(my_export)
+    ExportJob.objects.filter(pk=my_export.pk).update(status=ExportJob.READY)
     return {
         "user": me,
         "token": issue_token(me),
@@ -76,6 +82,7 @@ def world(in_test_transaction):
             "conversation_id": [conversation.pk],
             "message_id": [message.pk],
             "story_id": [my_story.pk, their_story.pk],
+            "export_id": [my_export.pk],
             "username": [friend.username, me.username],
         },
     }
