@@ -12,6 +12,7 @@ class ChatConfig(AppConfig):
 
         registry.register_peers(frames.conversation_peers)
         registry.register_event_resolver("message.new", selectors.message_event_data)
+        registry.register_event_resolver("message.update", selectors.message_event_data)
 
         # A person's export and the deletion of their account reach chat's rows through
         # accounts' signals (accounts does not import chat).

@@ -6,6 +6,8 @@ from core.crypto import EncryptedTextField
 
 BODY_MAX = 4000
 CLIENT_ID_MAX = 64
+TITLE_MAX = 100
+EMOJI_MAX_BYTES = 16
 
 
 class Conversation(models.Model):
@@ -18,18 +20,29 @@ class Conversation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_activity_at = models.DateTimeField(auto_now_add=True)
     last_message = models.ForeignKey("Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Groups only; a 1:1 has no title.
+    title = models.CharField(max_length=TITLE_MAX, blank=True, default="", db_default="")
 
     def __str__(self) -> str:
         return f"conversation {self.pk}"
 
 
 class Participant(models.Model):
-    """A person in a conversation, with their read position (a message id, 0 for none)."""
+    """A person in a conversation, with their read position (a message id, 0 for none).
+
+    `accepted` is false while the conversation is a message request for this person (a 1:1
+    opened by someone they do not follow); it turns true when they accept or reply.
+    `hidden_up_to`: the person deleted the conversation for themselves when its last
+    message had this id; it shows again (from the next message on) when a newer one comes.
+    """
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="participants")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="participations")
     last_read_message_id = models.BigIntegerField(default=0)
     joined_at = models.DateTimeField(auto_now_add=True)
+    accepted = models.BooleanField(default=True, db_default=True)
+    muted = models.BooleanField(default=False, db_default=False)
+    hidden_up_to = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -39,6 +52,15 @@ class Participant(models.Model):
 
 
 class Message(models.Model):
+    """A message: text, or an image with an optional caption in `body`.
+
+    Unsent (`deleted`): the body is "" and the image files are gone; the row stays so
+    replies and the event log still point at something."""
+
+    KIND_TEXT = "text"
+    KIND_IMAGE = "image"
+    KINDS = [(KIND_TEXT, "text"), (KIND_IMAGE, "image")]
+
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     # Null once the sender deleted their account (accounts.deletion): the message stays in
     # the others' conversation, `deleted`, with its body erased (chat.personal_data).
@@ -48,6 +70,11 @@ class Message(models.Model):
     body = EncryptedTextField()
     client_id = models.CharField(max_length=CLIENT_ID_MAX)
     created_at = models.DateTimeField(auto_now_add=True)
+    kind = models.CharField(max_length=8, choices=KINDS, default=KIND_TEXT, db_default=KIND_TEXT)
+    image = models.ImageField(upload_to="dm/%Y/%m/", blank=True, default="", db_default="")
+    thumbnail = models.ImageField(upload_to="dm-thumbs/%Y/%m/", blank=True, default="", db_default="")
+    reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    edited_at = models.DateTimeField(null=True, blank=True)
     # The database default lets chat's send function insert without naming the column.
     deleted = models.BooleanField(default=False, db_default=False)
 
@@ -60,3 +87,15 @@ class Message(models.Model):
         indexes = [
             models.Index(F("conversation"), F("id").desc(), name="message_conversation_recent"),
         ]
+
+
+class Reaction(models.Model):
+    """One person's reaction to a message: at most one per person per message."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reactions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    emoji = models.CharField(max_length=EMOJI_MAX_BYTES)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["message", "user"], name="reaction_unique")]

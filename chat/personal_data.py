@@ -1,7 +1,14 @@
 """What chat holds of one person, for their export (accounts.signals.user_export, connected
 in ChatConfig.ready()): their conversations with every message decrypted."""
 
-from chat.models import Conversation, Message, Participant
+import logging
+
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+from chat.models import Conversation, Message, Participant, Reaction
+
+log = logging.getLogger(__name__)
 
 
 def export_chat(*, user, archive, **kwargs) -> None:
@@ -31,9 +38,22 @@ def export_chat(*, user, archive, **kwargs) -> None:
 
 def forget_chat(*, user, **kwargs) -> None:
     """Before the account goes: the person's messages stay in conversations that others are
-    still in, from nobody (`sender` null once the row goes), `deleted`, with the body
-    erased; conversations nobody else is in go with their messages."""
+    still in, from nobody (`sender` null once the row goes), `deleted`, with the body,
+    photos and reactions erased; conversations nobody else is in go with their messages."""
     mine = Participant.objects.filter(user=user).values("conversation_id")
     shared = Participant.objects.filter(conversation_id__in=mine).exclude(user=user).values("conversation_id")
     Conversation.objects.filter(pk__in=mine).exclude(pk__in=shared).delete()
-    Message.objects.filter(sender=user).update(body="", deleted=True)
+    mine_sent = Message.objects.filter(sender=user)
+    photos = [name for pair in mine_sent.exclude(image="").values_list("image", "thumbnail") for name in pair if name]
+    Reaction.objects.filter(message__sender=user).delete()
+    mine_sent.update(body="", deleted=True, image="", thumbnail="")
+    transaction.on_commit(lambda: _delete_files(photos), robust=True)
+
+
+def _delete_files(names: list[str]) -> None:
+    """The photos of a gone account leave the media store (an orphan is logged, not fatal)."""
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except Exception:  # noqa: BLE001 - a file left behind is harmless
+            log.warning("could not delete %s", name, exc_info=True)

@@ -1,6 +1,6 @@
 """DMs on PostgreSQL: one statement, shared by REST and the socket, several sends at once.
 
-`chat_message_send` (chat/migrations/0002_message_send_function.py) does a send's every step
+`chat_message_send` (chat/migrations/0005_message_send_replies_groups.py) does a send's every step
 in the database and returns one row per item. A REST send runs it with one item; the socket
 sends of a node go through `SENDS`, which hands the sends that arrive while a statement is in
 flight to the next one together: one round trip and one commit (with its disk flush) for
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.utils import timezone
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 
 from chat.serializers import message_data
 from core import crypto
@@ -21,13 +21,14 @@ from realtime import pg
 from realtime.batch import Batches
 
 SEND_SQL = (
-    "SELECT r_index, r_status, r_id, r_body, r_created_at, r_recipients, r_seqs"
-    " FROM chat_message_send(%s, %s, %s, %s, %s)"
+    "SELECT r_index, r_status, r_id, r_body, r_created_at, r_recipients, r_seqs, r_reply_to, r_edited_at, r_deleted"
+    " FROM chat_message_send(%s, %s, %s, %s, %s, %s)"
 )
 REFUSALS = {
     "not_found": lambda: NotFound("No such conversation."),
     "conflict": lambda: Conflict("This client_id was already used for a message in another conversation."),
     "blocked": lambda: PermissionDenied("You cannot message this person."),
+    "bad_reply": lambda: ValidationError({"reply_to": ["No such message in this conversation."]}),
     # Something unforeseen failed in the database for this item alone (logged there).
     "error": lambda: RuntimeError("the message could not be stored"),
 }
@@ -41,6 +42,7 @@ class SendItem:
     conversation_id: int
     body: str
     client_id: str
+    reply_to: int | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class Sent:
     created: bool
     created_at: datetime
     assigned: dict[int, int]
+    edited_at: datetime | None = None
 
 
 def send_params(items: list[SendItem]) -> tuple:
@@ -61,13 +64,14 @@ def send_params(items: list[SendItem]) -> tuple:
         [item.conversation_id for item in items],
         [crypto.encrypt(item.body) for item in items],
         [item.client_id for item in items],
+        [item.reply_to for item in items],
         timezone.now(),
     )
 
 
 def outcome(row: tuple, item: SendItem, *, sender: dict) -> Sent:
     """Reads an item's row; a refusal raises as the ORM path would."""
-    _index, status, message_id, stored_body, created_at, recipients, seqs = row
+    _index, status, message_id, stored_body, created_at, recipients, seqs, reply_to, edited_at, deleted = row
     if status in REFUSALS:
         raise REFUSALS[status]()
     body = item.body if status == "created" else crypto.decrypt(stored_body)
@@ -78,12 +82,16 @@ def outcome(row: tuple, item: SendItem, *, sender: dict) -> Sent:
         body=body,
         client_id=item.client_id,
         created_at=created_at,
+        reply_to=reply_to,
+        edited_at=edited_at,
+        deleted=bool(deleted),
     )
     return Sent(
         data=data,
         created=status == "created",
         created_at=created_at,
         assigned=dict(zip(recipients or (), seqs or (), strict=True)),
+        edited_at=edited_at,
     )
 
 

@@ -48,8 +48,8 @@ def sentinel_address(url: str) -> SentinelAddress | None:
     master, _, db = path.strip("/").partition("/")
     sentinels = []
     for host in hosts.split(","):
-        name, _, port = host.rpartition(":")
-        sentinels.append((name or host, int(port or 26379)))
+        name, colon, port = host.rpartition(":")
+        sentinels.append((name, int(port)) if colon else (host, 26379))
     if not master or not sentinels:
         raise ValueError("REDIS_URL: redis+sentinel://host:port[,host:port...]/master_name[/db]")
     return SentinelAddress(tuple(sentinels), master, int(db or 0))

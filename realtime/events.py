@@ -33,7 +33,15 @@ from realtime.db import database_call
 from realtime.models import Event, EventSequence
 from realtime.publish import publish, user_group
 
-DURABLE_EVENTS = ("message.new", "message.read", "notification.new")
+DURABLE_EVENTS = (
+    "message.new",
+    "message.read",
+    "message.update",
+    "message.delete",
+    "message.reaction",
+    "conversation.update",
+    "notification.new",
+)
 
 
 def dumps(data: Any) -> str:

@@ -123,10 +123,15 @@ async def make_user_with_token(**kwargs):
 
 
 @sync_to_async
-def open_conversation(creator, *others) -> int:
+def open_conversation(creator, *others, request: bool = False) -> int:
+    """Opens a conversation, accepted by everyone in it unless `request` (then a 1:1 stays
+    a message request for a recipient who does not follow the creator)."""
+    from chat.models import Participant
     from chat.services import conversation_open
 
     conversation, _ = conversation_open(creator=creator, usernames=[o.username for o in others])
+    if not request:
+        Participant.objects.filter(conversation=conversation).update(accepted=True)
     return conversation.pk
 
 

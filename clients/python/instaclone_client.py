@@ -4,7 +4,13 @@ resumes so that every durable event arrives once, in order (docs/websocket.md).
     client = InstacloneClient(["ws://localhost:8000/ws/"], token="...")
     await client.start()                      # connected, `hello` received
     ack = await client.send_message(7, "hi")  # retried across reconnects, same client_id
+    await client.send_message(7, "yes!", reply_to=ack["id"])   # a reply
+    await client.react(ack["id"], "❤️")      # one reaction per person per message; None removes it
     event = await client.next_event()         # {"type": "event", "id": ..., "event": ..., "data": ...}
+
+Durable events: message.new, message.update (an edit: the message), message.delete (an
+unsend: {conversation, id}), message.reaction ({conversation, message, user, emoji}),
+message.read, conversation.update (a group's title or members), notification.new.
     await client.close()
 
 Several URLs (nodes behind no load balancer, say) are tried in turn on each reconnect.
@@ -245,7 +251,13 @@ class InstacloneClient:
             self._pending.pop(ref, None)
 
     async def send_message(
-        self, conversation: int, body: str, *, client_id: str | None = None, wait: float = 30.0
+        self,
+        conversation: int,
+        body: str,
+        *,
+        client_id: str | None = None,
+        reply_to: int | None = None,
+        wait: float = 30.0,
     ) -> dict:
         frame = {
             "type": "message.send",
@@ -253,7 +265,14 @@ class InstacloneClient:
             "body": body,
             "client_id": client_id or str(uuid.uuid4()),
         }
+        if reply_to is not None:
+            frame["reply_to"] = reply_to
         return await self.request(frame, wait)
+
+    async def react(self, message: int, emoji: str | None, wait: float = 30.0) -> dict:
+        """Sets (or, with None, removes) my reaction to a message; the ack carries the
+        `message.reaction` data. Setting is idempotent, so a retry after a reconnect is safe."""
+        return await self.request({"type": "message.react", "message": message, "emoji": emoji}, wait)
 
     async def mark_read(self, conversation: int, message_id: int, wait: float = 30.0) -> dict:
         return await self.request(

@@ -4,18 +4,45 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Block
 from accounts.serializers import user_brief
-from chat.models import Message
+from chat.models import Message, Participant
 from chat.services import conversation_open, message_send
 from core.throttling import ScopedThrottle
 from realtime import events
 from tests.factories import UserFactory, client_id
 
-CONVERSATION_KEYS = {"id", "participants", "last_message", "unread_count"}
-MESSAGE_KEYS = {"id", "conversation", "sender", "body", "client_id", "created_at", "deleted"}
+CONVERSATION_KEYS = {
+    "id",
+    "participants",
+    "last_message",
+    "unread_count",
+    "status",
+    "muted",
+    "title",
+    "is_group",
+    "read_positions",
+}
+MESSAGE_KEYS = {
+    "id",
+    "conversation",
+    "sender",
+    "body",
+    "client_id",
+    "created_at",
+    "kind",
+    "image_url",
+    "thumbnail_url",
+    "reply_to",
+    "reactions",
+    "edited_at",
+    "deleted",
+}
 
 
 def direct(a, b):
-    return conversation_open(creator=a, usernames=[b.username])[0]
+    """A 1:1 both accepted (b is no stranger to a): requests have their own tests."""
+    conversation = conversation_open(creator=a, usernames=[b.username])[0]
+    Participant.objects.filter(conversation=conversation).update(accepted=True)
+    return conversation
 
 
 def assert_error(response, status: int, code: str | None = None):

@@ -406,6 +406,17 @@ def test_comment_list_costs_a_constant_number_of_queries(user, client_for):
         ("post", "/api/posts/1/comments"),
         ("delete", "/api/comments/1"),
         ("get", "/api/users/alice/posts"),
+        ("patch", "/api/posts/1"),
+        ("post", "/api/posts/1/save"),
+        ("delete", "/api/posts/1/save"),
+        ("get", "/api/me/saved"),
+        ("get", "/api/tags"),
+        ("get", "/api/tags/lake"),
+        ("get", "/api/tags/lake/posts"),
+        ("get", "/api/explore"),
+        ("get", "/api/me/follow-requests"),
+        ("post", "/api/follow-requests/1/accept"),
+        ("post", "/api/follow-requests/1/decline"),
     ],
 )
 def test_feed_endpoints_require_authentication(api_client, method, path):

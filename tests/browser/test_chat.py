@@ -13,6 +13,8 @@ browser, server, people = browser_helpers.browser, browser_helpers.server, brows
 
 
 def open_conversation(a, b) -> int:
+    """A 1:1 from a to b, in b's inbox (b follows a: no message request)."""
+    b.api("POST", f"/api/users/{a.username}/follow")
     conversation = a.api("POST", "/api/conversations", {"usernames": [b.username]})
     return conversation["id"]
 
@@ -156,6 +158,7 @@ def test_inbox_reorders_live_with_unread_counts(people):
 def test_readme_walkthrough_alice_messages_bob_from_his_profile(people):
     # given: alice and bob in two windows; bob watches his inbox
     alice, bob = people("alice"), people("bob")
+    bob.api("POST", f"/api/users/{alice.username}/follow")  # else alice's message is a request
     inbox = bob.open("/inbox")
     wait_socket_open(inbox)
     expect(inbox.locator("#inbox-empty")).to_be_visible()

@@ -48,8 +48,32 @@ POST = {
     "saved_by_me",
 }
 COMMENT = {"id", "post", "author", "body", "created_at"}
-CONVERSATION = {"id", "participants", "last_message", "unread_count"}
-MESSAGE = {"id", "conversation", "sender", "body", "client_id", "created_at", "deleted"}
+CONVERSATION = {
+    "id",
+    "participants",
+    "last_message",
+    "unread_count",
+    "status",
+    "muted",
+    "title",
+    "is_group",
+    "read_positions",
+}
+MESSAGE = {
+    "id",
+    "conversation",
+    "sender",
+    "body",
+    "client_id",
+    "created_at",
+    "kind",
+    "image_url",
+    "thumbnail_url",
+    "reply_to",
+    "reactions",
+    "edited_at",
+    "deleted",
+}
 NOTIFICATION = {"id", "verb", "actor", "post", "comment", "created_at", "read"}
 
 
@@ -559,8 +583,10 @@ def test_uploads_refuse_non_images_long_captions_and_oversized_files(http):
 
 
 def test_conversations_and_messages(http):
-    # given
+    # given: bob follows alice and carol, so their 1:1s land in his inbox, not his requests
     alice, bob, carol = register(http), register(http), register(http)
+    for person in (alice, carol):
+        assert http.post(f"/api/users/{person.username}/follow", headers=bob.auth).status_code in (200, 201)
 
     # POST /api/conversations: 201, then 200 with the existing 1:1 (from either side)
     opened = http.post("/api/conversations", headers=alice.auth, json={"usernames": [bob.username]})
@@ -744,9 +770,10 @@ def recv_until(socket, predicate, timeout: float = 10) -> dict:
 
 
 def test_websocket_hello_send_ack_events_and_resume(http, node):
-    # given
+    # given: a 1:1 bob accepted (a stranger's is a request: no read receipts until accepted)
     alice, bob = register(http), register(http)
     cid = http.post("/api/conversations", headers=alice.auth, json={"usernames": [bob.username]}).json()["id"]
+    assert http.post(f"/api/conversations/{cid}/accept", headers=bob.auth).status_code == 200
 
     with (
         ws_connect(node.ws, additional_headers=alice.auth) as alice_ws,
@@ -1100,10 +1127,13 @@ def test_schema_docs_and_health(http):
 
 
 def test_websocket_pushes_typing_feed_posts_notifications_and_presence(http, node):
-    # given: bob follows alice and shares a conversation with her
+    # given: bob follows alice and shares a conversation with her, with a message in it
+    # (presence goes only over a conversation with a message)
     alice, bob = register(http), register(http)
     assert http.post(f"/api/users/{alice.username}/follow", headers=bob.auth).status_code == 201
     cid = http.post("/api/conversations", headers=alice.auth, json={"usernames": [bob.username]}).json()["id"]
+    first = {"body": "hello", "client_id": str(uuid.uuid4())}
+    assert http.post(f"/api/conversations/{cid}/messages", headers=alice.auth, json=first).status_code == 201
 
     with ws_connect(node.ws, additional_headers=bob.auth) as bob_ws:
         assert recv(bob_ws)["type"] == "hello"

@@ -68,14 +68,18 @@ def register(node: Node) -> dict:
 
 
 def open_conversation(node: Node, creator: dict, other: dict) -> int:
+    """A 1:1 the other accepted (a stranger's is a request: no read receipts until then)."""
     with httpx.Client(base_url=node.http, timeout=10) as http:
         response = http.post(
             "/api/conversations",
             json={"usernames": [other["username"]]},
             headers={"Authorization": f"Token {creator['token']}"},
         )
-    assert response.status_code in (200, 201), response.text
-    return response.json()["id"]
+        assert response.status_code in (200, 201), response.text
+        cid = response.json()["id"]
+        accepted = http.post(f"/api/conversations/{cid}/accept", headers={"Authorization": f"Token {other['token']}"})
+        assert accepted.status_code == 200, accepted.text
+    return cid
 
 
 async def rest_send(node: Node, sender: dict, conversation: int, body: str) -> dict:

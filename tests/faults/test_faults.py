@@ -119,6 +119,69 @@ def test_redis_outage_fails_no_write_and_the_log_delivers_later(database):
         proxy.close()
 
 
+def test_edits_reactions_and_unsends_through_a_redis_outage_arrive_once_in_order(database):
+    # given: as above, a node whose Redis runs through a proxy; bob's socket is open
+    host, port = REDIS_URL.split("//", 1)[1].split("/", 1)[0].split(":")
+    proxy = TcpProxy(host, int(port)).start()
+    redis_url = f"redis://127.0.0.1:{proxy.port}/0"
+    node = Node(server_env(DATABASE_URL=database.url, REDIS_URL=redis_url, WS_LOG_CHECK_SECONDS="1")).start()
+    try:
+        with httpx.Client(base_url=node.http, timeout=10) as http:
+            alice = register(http, f"a{uuid.uuid4().hex[:8]}")
+            bob = register(http, f"b{uuid.uuid4().hex[:8]}")
+            a_headers = {"Authorization": f"Token {alice['token']}"}
+            conversation = http.post(
+                "/api/conversations", json={"usernames": [bob["user"]["username"]]}, headers=a_headers
+            ).json()
+
+            def writes() -> int:
+                sent = http.post(
+                    f"/api/conversations/{conversation['id']}/messages",
+                    json={"body": "soon edited", "client_id": str(uuid.uuid4())},
+                    headers=a_headers,
+                )
+                assert sent.status_code == 201, sent.text
+                mid = sent.json()["id"]
+                for method, path, body in (
+                    ("PATCH", f"/api/messages/{mid}", {"body": "edited"}),
+                    ("POST", f"/api/messages/{mid}/reactions", {"emoji": "👍"}),
+                    ("DELETE", f"/api/messages/{mid}", None),
+                ):
+                    response = http.request(method, path, json=body, headers=a_headers)
+                    assert response.status_code in (200, 204), response.text
+                return mid
+
+            async def scenario():
+                async with websockets.connect(f"{node.ws}?token={bob['token']}") as socket:
+                    hello = json.loads(await asyncio.wait_for(socket.recv(), 5))
+                    # when: Redis goes away and alice sends, edits, reacts and unsends
+                    proxy.stop()
+                    mid = await asyncio.to_thread(writes)
+                    # then: bob's socket gets the four from the log, in order, each once
+                    got = []
+                    deadline = time.monotonic() + 20
+                    while len(got) < 4 and time.monotonic() < deadline:
+                        frame = json.loads(await asyncio.wait_for(socket.recv(), 20))
+                        if frame["type"] == "event":
+                            got.append(frame)
+                    assert [f["event"] for f in got] == [
+                        "message.new",
+                        "message.update",
+                        "message.reaction",
+                        "message.delete",
+                    ]
+                    assert [f["id"] for f in got] == list(range(hello["last_event_id"] + 1, hello["last_event_id"] + 5))
+                    assert all(f["data"].get("id", f["data"].get("message")) == mid for f in got)
+                    with contextlib.suppress(TimeoutError):
+                        extra = json.loads(await asyncio.wait_for(socket.recv(), 2))
+                        assert extra["type"] != "event", extra
+
+            asyncio.run(scenario())
+    finally:
+        node.stop()
+        proxy.close()
+
+
 class PausableRedis:
     """A Redis server of this test's own, which it can freeze (SIGSTOP) and thaw: paused, it
     accepts connections and answers nothing, the worst kind of outage for a client."""

@@ -26,6 +26,7 @@ from tests.ws_helpers import (  # noqa: F401 - the fixture is used by every test
     open_conversation,
     open_socket,
     send,
+    send_message,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -83,10 +84,12 @@ async def _presence_of(user_id: int) -> tuple[int, bool]:
 
 async def test_sockets_closed_mid_burst_leave_nothing_behind():
     rng = random.Random(12)
-    # given: bob shares a conversation with alice, whose socket watches his presence
+    # given: bob shares a conversation (with a message) with alice, whose socket watches his
+    # presence
     alice, alice_token = await make_user_with_token()
     bob, bob_token = await make_user_with_token()
     conversation = await open_conversation(alice, bob)
+    await send_message(alice, conversation, "hi")
     watcher, _ = await open_socket(alice_token)
     baseline = WS_CONNECTIONS._value.get()
     group = _layer()._get_group_channel_name(user_group(bob.pk))

@@ -8,7 +8,9 @@ from channels.layers import get_channel_layer
 from django.db import OperationalError
 
 import accounts.auth
+import chat.frames
 import realtime.pg
+from accounts.models import Block
 from chat.models import Message
 from realtime.publish import frame_message, user_group
 from tests.ws_helpers import (  # noqa: F401 - the fixture is used by every test
@@ -21,7 +23,9 @@ from tests.ws_helpers import (  # noqa: F401 - the fixture is used by every test
     open_socket,
     receive_close,
     receive_json,
+    receive_until,
     send,
+    send_message,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -210,11 +214,11 @@ async def test_typing_reaches_other_participants_only_and_is_not_echoed():
 
 
 async def test_presence_goes_to_people_sharing_a_conversation_on_first_open_and_last_close():
-    # given: alice and bob share a conversation; dave shares none with alice
+    # given: alice and bob share a conversation with a message; dave shares none with alice
     alice, alice_token = await make_user_with_token()
     bob, bob_token = await make_user_with_token()
     _dave, dave_token = await make_user_with_token()
-    await open_conversation(alice, bob)
+    await send_message(bob, await open_conversation(alice, bob), "hi")
     bob_tab, _ = await open_socket(bob_token)
     dave_tab, _ = await open_socket(dave_token)
     # when: alice opens two tabs
@@ -295,3 +299,67 @@ async def test_database_unavailable_at_handshake_closes_4503(monkeypatch):
     frame = await comm.receive_json_from()
     assert (frame["type"], frame["code"]) == ("error", "unavailable")
     assert await receive_close(comm) == 4503
+
+
+async def test_typing_never_crosses_a_block_even_right_after_it(monkeypatch):
+    # given: alice, bob and carol in a group; bob's typing reaches alice
+    monkeypatch.setattr(chat.frames, "TYPING_INTERVAL_SECONDS", 0)
+    alice, alice_token = await make_user_with_token()
+    bob, bob_token = await make_user_with_token()
+    carol, carol_token = await make_user_with_token()
+    group = await open_conversation(carol, alice, bob)
+    alice_tab, _ = await open_socket(alice_token)
+    bob_tab, _ = await open_socket(bob_token)
+    carol_tab, _ = await open_socket(carol_token)
+    await send(bob_tab, {"type": "typing", "conversation": group})
+    assert (await receive_json(alice_tab))["data"]["user"]["id"] == bob.pk
+    assert (await receive_json(carol_tab))["data"]["user"]["id"] == bob.pk
+    # when: alice blocks bob, and both type at once
+    await sync_to_async(Block.objects.create)(blocker=alice, blocked=bob)
+    await send(bob_tab, {"type": "typing", "conversation": group})
+    await send(alice_tab, {"type": "typing", "conversation": group})
+    # then: carol hears both, neither hears the other
+    heard = {(await receive_json(carol_tab))["data"]["user"]["id"] for _ in range(2)}
+    assert heard == {alice.pk, bob.pk}
+    assert await nothing_more(alice_tab, within=0.3)
+    assert await nothing_more(bob_tab, within=0.1)
+    for comm in (alice_tab, bob_tab, carol_tab):
+        await comm.disconnect()
+
+
+async def test_no_typing_either_way_in_a_message_request(monkeypatch):
+    monkeypatch.setattr(chat.frames, "TYPING_INTERVAL_SECONDS", 0)
+    stranger, stranger_token = await make_user_with_token()
+    me, me_token = await make_user_with_token()
+    request = await open_conversation(stranger, me, request=True)
+    stranger_tab, _ = await open_socket(stranger_token)
+    me_tab, _ = await open_socket(me_token)
+    await send(stranger_tab, {"type": "typing", "conversation": request})
+    await send(me_tab, {"type": "typing", "conversation": request})
+    assert await nothing_more(me_tab, within=0.3)
+    assert await nothing_more(stranger_tab, within=0.1)
+    for comm in (stranger_tab, me_tab):
+        await comm.disconnect()
+
+
+async def test_a_reaction_frame_is_acked_and_reaches_the_other_tab():
+    alice, alice_token = await make_user_with_token()
+    bob, bob_token = await make_user_with_token()
+    conversation = await open_conversation(alice, bob)
+    message = await send_message(alice, conversation, "like me")
+    alice_tab, _ = await open_socket(alice_token)
+    bob_tab, _ = await open_socket(bob_token)
+    await send(bob_tab, {"type": "message.react", "ref": "r1", "message": message.pk, "emoji": "❤️"})
+    expected = {"conversation": conversation, "message": message.pk, "user": bob.pk, "emoji": "❤️"}
+    frames = await receive_until(bob_tab, lambda f: f["type"] == "ack")
+    assert frames[-1] == {"type": "ack", "ref": "r1", "data": expected}
+    event = await receive_json(alice_tab)
+    assert event["event"] == "message.reaction" and event["data"] == expected
+    await send(bob_tab, {"type": "message.react", "ref": "r2", "message": message.pk, "emoji": None})
+    event = await receive_json(alice_tab)
+    assert event["data"]["emoji"] is None
+    await send(bob_tab, {"type": "message.react", "ref": "r3", "message": message.pk, "emoji": "two words"})
+    error = await receive_until(bob_tab, lambda f: f["type"] == "error")
+    assert error[-1]["ref"] == "r3"
+    for comm in (alice_tab, bob_tab):
+        await comm.disconnect()

@@ -57,6 +57,10 @@ JSON_WRITES = [
     ("patch", "/api/me"),
     ("post", "/api/conversations"),
     ("post", "/api/notifications/read"),
+    ("patch", "/api/messages/1"),
+    ("post", "/api/messages/1/reactions"),
+    ("patch", "/api/conversations/1"),
+    ("post", "/api/conversations/1/participants"),
 ]
 
 
@@ -198,6 +202,10 @@ def test_ids_beyond_the_integer_range_are_404(big):
         ("get", f"/api/posts/{big}/comments"),
         ("delete", f"/api/comments/{big}"),
         ("get", f"/api/conversations/{big}/messages"),
+        ("post", f"/api/posts/{big}/save"),
+        ("delete", f"/api/posts/{big}/save"),
+        ("post", f"/api/follow-requests/{big}/accept"),
+        ("post", f"/api/follow-requests/{big}/decline"),
     ):
         response = getattr(client, method)(path)
         assert response.status_code == 404, (method, path, response.content)

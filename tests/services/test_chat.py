@@ -25,7 +25,9 @@ def kinds_for(user) -> list[tuple[str, dict]]:
 
 
 def direct(a, b) -> Conversation:
+    """A 1:1 both accepted (b is no stranger to a): requests have their own tests."""
     conversation, _ = conversation_open(creator=a, usernames=[b.username])
+    Participant.objects.filter(conversation=conversation).update(accepted=True)
     return conversation
 
 
@@ -140,6 +142,12 @@ def test_send_stores_the_message_and_tells_every_participant_including_the_sende
         "body": "hello there",
         "client_id": cid,
         "created_at": message.created_at.isoformat().replace("+00:00", "Z"),
+        "kind": "text",
+        "image_url": None,
+        "thumbnail_url": None,
+        "reply_to": None,
+        "reactions": [],
+        "edited_at": None,
         "deleted": False,
     }
     for person in (alice, bob, carol):
@@ -349,6 +357,12 @@ def test_message_new_reaches_the_channel_layer_only_after_commit():
             "body": "ding",
             "client_id": "c-1",
             "created_at": message.created_at.isoformat().replace("+00:00", "Z"),
+            "kind": "text",
+            "image_url": None,
+            "thumbnail_url": None,
+            "reply_to": None,
+            "reactions": [],
+            "edited_at": None,
             "deleted": False,
         },
     }

@@ -1,8 +1,9 @@
 // The shell of every page: the socket, its status line, the notifications menu, the
-// messages badge, log out, relative times; then the page's own module.
+// messages badge, desktop notifications and the unread count in the tab title, log out,
+// relative times; then the page's own module.
 import { api } from "./api.js";
 import { gateway } from "./socket.js";
-import { notificationItem } from "./notify.js";
+import { notificationItem, notificationText } from "./notify.js";
 import { $, h, me, refreshTimes, toast, userId } from "./util.js";
 
 const PAGES = new Set(["login", "signup", "feed", "upload", "profile", "post", "inbox", "conversation", "notifications", "search", "tag", "explore", "settings", "forgot_password", "reset_password"]);
@@ -11,6 +12,44 @@ const STATUS_TEXT = {
   reconnecting: "Reconnecting…",
   offline: "You are offline. Reconnecting when the network is back…",
 };
+
+// --- the tab title and desktop notifications -------------------------------------------
+
+const BASE_TITLE = document.title;
+const titleCounts = { messages: 0, notifications: 0 };
+
+function setTitleCount(kind, count) {
+  titleCounts[kind] = count;
+  const total = titleCounts.messages + titleCounts.notifications;
+  document.title = total > 0 ? `(${total}) ${BASE_TITLE}` : BASE_TITLE;
+}
+
+const canNotify = () => "Notification" in window && window.Notification.permission === "granted";
+
+/** A system notification, only while this tab is hidden (and the person allowed them). */
+function desktopNotify(title, body, tag, href) {
+  if (document.visibilityState !== "hidden" || !canNotify()) return;
+  try {
+    const notice = new window.Notification(title, { body, tag });
+    notice.onclick = () => {
+      window.focus();
+      if (href) window.location.assign(href);
+      notice.close();
+    };
+  } catch (error) {
+    console.warn("notification", error);
+  }
+}
+
+function setupNotificationPermission() {
+  const button = document.getElementById("enable-notifications");
+  if (!button || !("Notification" in window) || window.Notification.permission !== "default") return;
+  button.hidden = false;
+  button.addEventListener("click", async () => {
+    await window.Notification.requestPermission();
+    button.hidden = true;
+  });
+}
 
 function setupStatus() {
   const bar = $("#conn-status");
@@ -49,6 +88,7 @@ function setupNotifications() {
     badge.hidden = unread === 0;
     badge.textContent = unread > 0 && more && unread >= known.size ? `${unread}+` : String(unread);
     button.setAttribute("aria-label", `Notifications, ${unread} unread`);
+    setTitleCount("notifications", unread);
   };
   const renderList = () => {
     const items = [...known.values()].sort((a, b) => b.id - a.id).slice(0, 20);
@@ -81,6 +121,10 @@ function setupNotifications() {
     render();
     if (!panel.hidden) renderList();
     document.dispatchEvent(new CustomEvent("instaclone:notification", { detail: notification }));
+    if (!notification.read) {
+      const href = notification.post ? `/p/${notification.post}` : `/u/${encodeURIComponent(notification.actor.username)}`;
+      desktopNotify(notification.actor.username, notificationText(notification), `notification-${notification.id}`, href);
+    }
   });
 
   const markRead = async () => {
@@ -130,21 +174,33 @@ function setupNotifications() {
   });
 }
 
-/** Messages badge: conversations with unread messages, live. */
+/** Messages badge: inbox conversations with unread messages, live; a muted conversation
+ *  and a message request bump nothing. A new message while the tab is hidden shows a
+ *  desktop notification (not for a muted conversation or a request). */
 function setupInboxBadge(self) {
   const badge = $("#inbox-badge");
   const unreadBy = new Map();
+  const inbox = new Set(); // ids of my accepted conversations
+  const muted = new Set();
   const seen = new Set();
   const render = () => {
     const count = [...unreadBy.values()].filter((n) => n > 0).length;
     badge.hidden = count === 0;
     badge.textContent = String(count);
+    setTitleCount("messages", count);
+  };
+  const remember = (conversation) => {
+    if (conversation.status === "accepted") inbox.add(conversation.id);
+    else inbox.delete(conversation.id);
+    if (conversation.muted) muted.add(conversation.id);
+    else muted.delete(conversation.id);
   };
   const fetchList = async () => {
     try {
       const page = await api("/api/conversations");
       for (const conversation of page.results) {
-        unreadBy.set(conversation.id, conversation.unread_count);
+        remember(conversation);
+        unreadBy.set(conversation.id, conversation.muted ? 0 : conversation.unread_count);
         if (conversation.last_message) seen.add(conversation.last_message.id);
       }
       render();
@@ -156,14 +212,27 @@ function setupInboxBadge(self) {
   gateway.on("resync", () => {
     loaded = loaded.then(fetchList);
   });
+  document.addEventListener("instaclone:conversation", (event) => {
+    remember(event.detail);
+    if (event.detail.muted) unreadBy.set(event.detail.id, 0);
+    render();
+  });
   gateway.on("message.new", async (message) => {
     await loaded;
     if (seen.has(message.id)) return;
     seen.add(message.id);
     if (userId(message.sender) === self.id) return;
+    if (!inbox.has(message.conversation)) {
+      // A conversation new to this tab: the server knows whether it is a request or muted.
+      loaded = loaded.then(fetchList);
+      await loaded;
+    }
+    if (!inbox.has(message.conversation) || muted.has(message.conversation)) return;
     const viewing = document.body.dataset.conversationId === String(message.conversation) && document.visibilityState === "visible";
     if (!viewing) unreadBy.set(message.conversation, (unreadBy.get(message.conversation) || 0) + 1);
     render();
+    const text = message.kind === "image" ? "Sent a photo" : message.body;
+    desktopNotify(message.sender.username, text, `conversation-${message.conversation}`, `/inbox/${message.conversation}`);
   });
   gateway.on("message.read", async (data) => {
     await loaded;
@@ -214,6 +283,7 @@ async function main() {
     gateway.start(self.id);
     setupNotifications();
     setupInboxBadge(self);
+    setupNotificationPermission();
     setupLogout();
   }
   setInterval(() => refreshTimes(), 30000);

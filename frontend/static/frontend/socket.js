@@ -352,10 +352,11 @@ export class Gateway {
     else waiter.reject(data);
   }
 
-  /** Queues a message and sends it now if the socket is ready. Returns the outbox item. */
-  sendMessage(conversation, body) {
+  /** Queues a message (optionally a reply) and sends it now if the socket is ready. Returns
+   *  the outbox item. */
+  sendMessage(conversation, body, replyTo = null) {
     const clientId = uuid();
-    const item = { ref: `m.${clientId}`, client_id: clientId, conversation, body, queued_at: new Date().toISOString() };
+    const item = { ref: `m.${clientId}`, client_id: clientId, conversation, body, reply_to: replyTo, queued_at: new Date().toISOString() };
     this.outbox.push(item);
     storageSet(this.outboxKey, this.outbox);
     this.emit("outbox", item);
@@ -364,7 +365,9 @@ export class Gateway {
   }
 
   transmit(item) {
-    if (this.sendFrame({ type: "message.send", ref: item.ref, conversation: item.conversation, body: item.body, client_id: item.client_id })) {
+    const frame = { type: "message.send", ref: item.ref, conversation: item.conversation, body: item.body, client_id: item.client_id };
+    if (item.reply_to) frame.reply_to = item.reply_to;
+    if (this.sendFrame(frame)) {
       this.pending.set(item.ref, { resolve: () => {}, reject: () => {} });
     }
   }

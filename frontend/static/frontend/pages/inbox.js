@@ -1,4 +1,5 @@
-// Inbox: conversations, newest activity first, with unread counts; reordered live.
+// Inbox: conversations, newest activity first, with unread counts; reordered live. A second
+// tab lists message requests (a stranger's 1:1), which open with Accept / Delete / Block.
 import { api } from "../api.js";
 import { gateway } from "../socket.js";
 import { $, USERNAME, avatar, h, showError, timeEl, userId } from "../util.js";
@@ -11,11 +12,13 @@ export const state = {
   typingUntil: new Map(), // conversation id -> timestamp
   next: null,
   loaded: null, // resolves once the first page is on screen
+  box: "accepted", // or "requests"
 };
 
 const ui = {};
 
 export function conversationTitle(conversation, self) {
+  if (conversation.title) return conversation.title;
   const others = conversation.participants.filter((user) => user.id !== self.id);
   return (others.length ? others : conversation.participants).map((user) => user.username).join(", ");
 }
@@ -32,7 +35,7 @@ function conversationItem(conversation) {
   const title = conversationTitle(conversation, self);
   return h(
     "li",
-    { class: `conversation ${unread ? "unread" : ""}`.trim(), dataset: { id: conversation.id } },
+    { class: `conversation ${unread ? "unread" : ""} ${conversation.muted ? "muted-conversation" : ""}`.trim(), dataset: { id: conversation.id } },
     h(
       "a",
       { href: `/inbox/${conversation.id}`, "aria-label": `${title}${unread ? `, ${unread} unread` : ""}` },
@@ -57,7 +60,34 @@ async function load(url) {
   render();
 }
 
-const loadFirst = () => load("/api/conversations");
+const boxUrl = () => (state.box === "requests" ? "/api/conversations?box=requests" : "/api/conversations");
+
+async function loadFirst() {
+  const page = await api(boxUrl());
+  state.conversations.clear();
+  for (const conversation of page.results) state.conversations.set(conversation.id, conversation);
+  state.next = page.next;
+  render();
+  refreshRequestCount();
+}
+
+async function refreshRequestCount() {
+  try {
+    const requests = await api("/api/conversations?box=requests");
+    const n = requests.results.length;
+    ui.requestsTab.textContent = n ? `Requests (${n}${requests.next ? "+" : ""})` : "Requests";
+  } catch {
+    // the count is a nicety
+  }
+}
+
+function showBox(box) {
+  state.box = box;
+  ui.inboxTab.setAttribute("aria-selected", box === "accepted" ? "true" : "false");
+  ui.requestsTab.setAttribute("aria-selected", box === "requests" ? "true" : "false");
+  $("#inbox-empty").textContent = box === "requests" ? "No message requests." : "No conversations yet.";
+  return loadFirst();
+}
 
 async function onMessageNew(message) {
   await state.loaded;
@@ -108,13 +138,16 @@ export async function init(self) {
   state.me = self;
   let markLoaded;
   state.loaded = new Promise((resolve) => { markLoaded = resolve; });
-  Object.assign(ui, { list: $("#conversations"), form: $("#new-conversation") });
+  Object.assign(ui, { list: $("#conversations"), form: $("#new-conversation"), inboxTab: $("#tab-inbox"), requestsTab: $("#tab-requests") });
+  ui.inboxTab.addEventListener("click", () => showBox("accepted"));
+  ui.requestsTab.addEventListener("click", () => showBox("requests"));
 
   gateway.on("message.new", onMessageNew);
   gateway.on("message.read", onMessageRead);
   gateway.on("typing", onTyping);
   gateway.on("reconnected", loadFirst);
   gateway.on("resync", loadFirst);
+  gateway.on("conversation.update", loadFirst);
   $("#more-conversations").addEventListener("click", () => state.next && load(state.next));
   ui.form.addEventListener("submit", onNewConversation);
 
