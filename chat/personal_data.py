@@ -27,6 +27,7 @@ def export_chat(*, user, archive, **kwargs) -> None:
                         "id": m.pk,
                         "sender": m.sender.username if m.sender_id else None,
                         "body": m.body,
+                        "image": archive.add_file(m.image) if m.image else None,
                         "created_at": m.created_at,
                     }
                     for m in messages.iterator()
