@@ -13,12 +13,15 @@ from rest_framework.views import APIView
 
 from accounts import services
 from accounts.selectors import (
+    block_list,
     follow_exists,
     follower_list,
     following_list,
+    is_blocked_by,
     user_get_by_username,
     user_profile_public,
     user_search,
+    user_visible_by_username,
 )
 from accounts.serializers import AuthResultSerializer, ProfileSerializer
 from core.images import check_request_size
@@ -67,8 +70,11 @@ def paginate(view: APIView, queryset, serialize) -> Response:
     return paginator.get_paginated_response(serialize(rows))
 
 
-def target_user(username: str):
-    user = user_get_by_username(username=username)
+def target_user(username: str, viewer):
+    """The user named in the URL, as the viewer may see them: 404 for a name nobody has, a
+    deactivated account, and an account that blocked the viewer (alike, so a blocked person
+    cannot tell a block from a missing account)."""
+    user = user_visible_by_username(username=username, viewer=viewer)
     if user is None:
         raise exceptions.NotFound("No such user.")
     return user
@@ -193,7 +199,7 @@ class UserDetailApi(APIView):
     @extend_schema(responses={200: ProfileSerializer})
     def get(self, request, username: str):
         data = user_profile_public(username=username)
-        if data is None:
+        if data is None or is_blocked_by(viewer_id=request.user.pk, user_id=data["id"]):
             raise exceptions.NotFound("No such user.")
         following = follow_exists(follower_id=request.user.pk, followee_id=data["id"])
         return Response({**data, "is_following": following})
@@ -205,7 +211,7 @@ class FollowApi(APIView):
 
     @extend_schema(request=None, responses={200: ProfileSerializer, 201: ProfileSerializer})
     def post(self, request, username: str):
-        followee = target_user(username)
+        followee = target_user(username, request.user)
         created = services.follow_create(follower=request.user, followee=followee)
         return Response(
             profile_of(followee, is_following=True), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
@@ -213,7 +219,7 @@ class FollowApi(APIView):
 
     @extend_schema(request=None, responses={200: ProfileSerializer})
     def delete(self, request, username: str):
-        followee = target_user(username)
+        followee = target_user(username, request.user)
         services.follow_delete(follower=request.user, followee=followee)
         return Response(profile_of(followee, is_following=False))
 
@@ -232,7 +238,7 @@ class FollowersApi(APIView):
 
     @extend_schema(responses={200: ProfileSerializer(many=True)})
     def get(self, request, username: str):
-        user = target_user(username)
+        user = target_user(username, request.user)
         return paginate(self, follower_list(user=user, viewer=request.user), lambda rows: _users_of(rows, "follower"))
 
 
@@ -241,5 +247,43 @@ class FollowingApi(APIView):
 
     @extend_schema(responses={200: ProfileSerializer(many=True)})
     def get(self, request, username: str):
-        user = target_user(username)
+        user = target_user(username, request.user)
         return paginate(self, following_list(user=user, viewer=request.user), lambda rows: _users_of(rows, "followee"))
+
+
+class BlockApi(APIView):
+    """POST: block the user (201 new, 200 already blocked); DELETE: lift the block (200,
+    also when there was none). Both answer the user's profile."""
+
+    throttle_classes = THROTTLES
+    throttle_scope = "follow"
+
+    @extend_schema(request=None, responses={200: ProfileSerializer, 201: ProfileSerializer})
+    def post(self, request, username: str):
+        blocked = target_user(username, request.user)
+        created = services.block_create(blocker=request.user, blocked=blocked)
+        return Response(
+            profile_of(blocked, is_following=False), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+    @extend_schema(request=None, responses={200: ProfileSerializer})
+    def delete(self, request, username: str):
+        blocked = target_user(username, request.user)
+        services.block_delete(blocker=request.user, blocked=blocked)
+        return Response(
+            profile_of(blocked, is_following=follow_exists(follower_id=request.user.pk, followee_id=blocked.pk))
+        )
+
+
+class BlockedListApi(APIView):
+    """GET: the people I blocked, most recently blocked first."""
+
+    pagination_class = CursorPagination
+
+    @extend_schema(responses={200: ProfileSerializer(many=True)})
+    def get(self, request):
+        return paginate(
+            self,
+            block_list(user=request.user),
+            lambda rows: ProfileSerializer([row.blocked for row in rows], many=True).data,
+        )

@@ -16,7 +16,7 @@ from rest_framework import exceptions
 
 from accounts.cache import profile_cache_invalidate
 from accounts.mail import send_later
-from accounts.models import USERNAME_MESSAGE, ApiToken, Follow, User, is_username
+from accounts.models import USERNAME_MESSAGE, ApiToken, Block, Follow, User, is_username
 from accounts.selectors import block_exists
 from accounts.signals import follow_created
 from core.crypto import digest
@@ -211,4 +211,31 @@ def follow_delete(*, follower: User, followee: User) -> bool:
         User.objects.filter(pk=followee.pk).update(follower_count=Greatest(F("follower_count") - 1, 0))
         profile_cache_invalidate(follower.username, followee.username)
     _refresh_counts(follower, followee)
+    return bool(deleted)
+
+
+@transaction.atomic
+def block_create(*, blocker: User, blocked: User) -> bool:
+    """`blocker` blocks `blocked`; returns True when the block is new. Idempotent.
+
+    The follows between the two go, both ways (counts and cached profiles with them). From
+    then on the blocker's account looks absent to the blocked person (the selectors'
+    `is_blocked_by`), and neither can follow, like, comment on, mention or message the
+    other (`block_exists`). Raises ValidationError for a self-block.
+    """
+    if blocker.pk == blocked.pk:
+        raise exceptions.ValidationError({"username": ["You cannot block yourself."]})
+    _, created = Block.objects.get_or_create(blocker=blocker, blocked=blocked)
+    if created:
+        follow_delete(follower=blocker, followee=blocked)
+        follow_delete(follower=blocked, followee=blocker)
+    _refresh_counts(blocker, blocked)
+    return created
+
+
+@transaction.atomic
+def block_delete(*, blocker: User, blocked: User) -> bool:
+    """Lifts the block if there is one; returns True when one was lifted. Idempotent. The
+    follows it removed stay removed."""
+    deleted, _ = Block.objects.filter(blocker=blocker, blocked=blocked).delete()
     return bool(deleted)

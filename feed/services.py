@@ -11,7 +11,7 @@ from rest_framework import exceptions
 
 from accounts.cache import profile_cache_invalidate
 from accounts.models import User
-from accounts.selectors import block_exists
+from accounts.selectors import block_exists, is_blocked_by
 from core.images import image_process
 from feed import fanout
 from feed.models import CAPTION_MAX, COMMENT_MAX, Comment, Like, Post
@@ -33,9 +33,11 @@ def _delete_files(storage, names: list[str]) -> None:
             log.warning("could not delete %s", name, exc_info=True)
 
 
-def _post_for_write(post_id: int) -> Post:
+def _post_for_write(post_id: int, user: User) -> Post:
+    """The post `user` acts on; NotFound when missing or when its author blocked `user` (to
+    whom it does not exist)."""
     post = Post.objects.select_related("author").filter(pk=post_id).first()
-    if post is None:
+    if post is None or is_blocked_by(viewer_id=user.pk, user_id=post.author_id):
         raise exceptions.NotFound("No such post.")
     return post
 
@@ -104,7 +106,7 @@ def like_create(*, user: User, post_id: int) -> tuple[Post, bool]:
     Idempotent. PermissionDenied when the user and the author block each other. A new like
     bumps like_count and notifies the author (not twice within an hour of re-liking).
     """
-    post = _post_for_write(post_id)
+    post = _post_for_write(post_id, user)
     if block_exists(user.pk, post.author_id):
         raise exceptions.PermissionDenied("You cannot like this post.")
     _, created = Like.objects.get_or_create(user=user, post=post)
@@ -117,7 +119,7 @@ def like_create(*, user: User, post_id: int) -> tuple[Post, bool]:
 @transaction.atomic
 def like_delete(*, user: User, post_id: int) -> tuple[Post, bool]:
     """Withdraws a like; returns the post and whether a like was removed. Idempotent."""
-    post = _post_for_write(post_id)
+    post = _post_for_write(post_id, user)
     deleted, _ = Like.objects.filter(user=user, post=post).delete()
     if deleted:
         Post.objects.filter(pk=post.pk).update(like_count=_decrement("like_count"))
@@ -136,7 +138,7 @@ def comment_create(*, author: User, post_id: int, body: str) -> Comment:
         raise exceptions.ValidationError({"body": ["A comment cannot be empty."]})
     if len(body) > COMMENT_MAX:
         raise exceptions.ValidationError({"body": [f"At most {COMMENT_MAX} characters."]})
-    post = _post_for_write(post_id)
+    post = _post_for_write(post_id, author)
     if block_exists(author.pk, post.author_id):
         raise exceptions.PermissionDenied("You cannot comment on this post.")
     comment = Comment.objects.create(post=post, author=author, body=body)
