@@ -80,7 +80,7 @@ def post_delete(*, user: User, post_id: int) -> None:
     """Deletes a post (its author only: PermissionDenied otherwise; NotFound when missing),
     with its likes, comments and notifications; the image files go after commit."""
     post = Post.objects.select_for_update().select_related("author").filter(pk=post_id).first()
-    if post is None:
+    if post is None or is_blocked_by(viewer_id=user.pk, user_id=post.author_id):
         raise exceptions.NotFound("No such post.")
     if post.author_id != user.pk:
         raise exceptions.PermissionDenied("Only the author can delete a post.")
@@ -154,7 +154,9 @@ def comment_delete(*, user: User, comment_id: int) -> None:
     """Deletes a comment: its author or the post's author may (PermissionDenied otherwise,
     NotFound when missing). Keeps the post's comment_count right."""
     comment = Comment.objects.select_for_update(of=("self",)).select_related("post").filter(pk=comment_id).first()
-    if comment is None:
+    if comment is None or any(
+        is_blocked_by(viewer_id=user.pk, user_id=author) for author in {comment.author_id, comment.post.author_id}
+    ):
         raise exceptions.NotFound("No such comment.")
     if user.pk not in (comment.author_id, comment.post.author_id):
         raise exceptions.PermissionDenied("Only the comment's author or the post's author can delete it.")
