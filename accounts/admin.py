@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from accounts.models import ApiToken, Block, Follow, User
+from accounts.models import Block, Credential, Follow, User
 
 
 @admin.register(User)
@@ -29,13 +29,15 @@ class BlockAdmin(admin.ModelAdmin):
     list_select_related = ("blocker", "blocked")
 
 
-@admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
-    """Only digests are stored: an admin can revoke a token, never read one."""
+@admin.register(Credential)
+class CredentialAdmin(admin.ModelAdmin):
+    """Only digests are stored: an admin can revoke a token or session, never read one."""
 
-    list_display = ("user", "created_at")
+    list_display = ("user", "kind", "created_at", "last_used_at", "ip")
+    list_filter = ("kind",)
     raw_id_fields = ("user",)
-    readonly_fields = ("digest", "user", "created_at")
+    fields = ("user", "kind", "digest", "created_at", "last_used_at", "user_agent", "ip")
+    readonly_fields = fields
     list_select_related = ("user",)
 
     def has_add_permission(self, request):

@@ -11,10 +11,13 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import services
+from accounts import credentials, services
 from accounts.selectors import (
     block_list,
+    content_access_check,
     follow_exists,
+    follow_request_list,
+    follow_status,
     follower_list,
     following_list,
     is_blocked_by,
@@ -23,7 +26,13 @@ from accounts.selectors import (
     user_search,
     user_visible_by_username,
 )
-from accounts.serializers import AuthResultSerializer, ProfileSerializer
+from accounts.serializers import (
+    AuthResultSerializer,
+    FollowRequestedSerializer,
+    FollowRequestSerializer,
+    ProfileSerializer,
+    follow_status_of,
+)
 from core.images import check_request_size
 from core.pagination import CursorPagination
 from core.parsers import JSONParser
@@ -80,14 +89,24 @@ def target_user(username: str, viewer):
     return user
 
 
-def profile_of(user, *, is_following: bool) -> dict:
+def profile_of(user, *, is_following: bool, requested: bool = False) -> dict:
     user.is_following = is_following
+    user.follow_requested = requested
     return ProfileSerializer(user).data
 
 
-def _start_session(request, user) -> None:
+def _sign_in(request, user) -> str:
+    """Opens a session (recorded as a credential) and issues a token; returns its key."""
+    agent, ip = credentials.client_of(request)
+    previous = request.session.session_key
     login(request._request, user, backend="django.contrib.auth.backends.ModelBackend")
     get_token(request._request)
+    if request.session.session_key is None:
+        request.session.save()
+    credentials.session_record(
+        user=user, session_key=request.session.session_key, previous_key=previous, user_agent=agent, ip=ip
+    )
+    return credentials.token_create(user=user, user_agent=agent, ip=ip)
 
 
 class RegisterApi(APIView):
@@ -106,8 +125,7 @@ class RegisterApi(APIView):
         data = self.RegisterInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = services.user_register(**data.validated_data)
-        token = services.token_create(user=user)
-        _start_session(request, user)
+        token = _sign_in(request, user)
         return Response({"user": profile_of(user, is_following=False), "token": token}, status=status.HTTP_201_CREATED)
 
 
@@ -135,8 +153,7 @@ class LoginApi(APIView):
         )
         if user is None:
             raise InvalidCredentials()
-        token = services.token_create(user=user)
-        _start_session(request, user)
+        token = _sign_in(request, user)
         return Response({"user": profile_of(user, is_following=False), "token": token})
 
 
@@ -145,7 +162,7 @@ class LogoutApi(APIView):
     def post(self, request):
         token_key = request.auth if isinstance(request.auth, str) else None
         session_key = request.session.session_key if hasattr(request, "session") else None
-        services.user_logout(user=request.user, token_key=token_key, session_key=session_key)
+        credentials.credential_logout(user=request.user, token_key=token_key, session_key=session_key)
         logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -157,6 +174,7 @@ class MeApi(APIView):
         full_name = serializers.CharField(max_length=services.FULL_NAME_MAX, allow_blank=True, required=False)
         bio = serializers.CharField(max_length=services.BIO_MAX, allow_blank=True, required=False)
         avatar = serializers.FileField(required=False, allow_null=True, allow_empty_file=False)
+        is_private = serializers.BooleanField(required=False)
 
     @extend_schema(responses={200: ProfileSerializer})
     def get(self, request):
@@ -174,6 +192,7 @@ class MeApi(APIView):
             bio=values.get("bio"),
             avatar=values.get("avatar"),
             clear_avatar="avatar" in values and values["avatar"] is None,
+            is_private=values.get("is_private"),
         )
         return Response(profile_of(user, is_following=False))
 
@@ -201,23 +220,42 @@ class UserDetailApi(APIView):
         data = user_profile_public(username=username)
         if data is None or is_blocked_by(viewer_id=request.user.pk, user_id=data["id"]):
             raise exceptions.NotFound("No such user.")
-        following = follow_exists(follower_id=request.user.pk, followee_id=data["id"])
-        return Response({**data, "is_following": following})
+        following, requested = follow_status(viewer=request.user, owner_id=data["id"])
+        return Response(
+            {
+                **data,
+                "is_following": following,
+                "follow_status": follow_status_of(following=following, requested=requested),
+            }
+        )
 
 
 class FollowApi(APIView):
     throttle_classes = THROTTLES
     throttle_scope = "follow"
 
-    @extend_schema(request=None, responses={200: ProfileSerializer, 201: ProfileSerializer})
+    @extend_schema(
+        request=None,
+        responses={
+            200: ProfileSerializer,
+            201: ProfileSerializer,
+            202: FollowRequestedSerializer,
+        },
+        description="Follows a public account (201, a repeat 200: the profile). On a private account "
+        "it asks instead: 202 `{status: requested}` (a repeat: 200, same body).",
+    )
     def post(self, request, username: str):
         followee = target_user(username, request.user)
-        created = services.follow_create(follower=request.user, followee=followee)
+        follow, created = services.follow_start(follower=request.user, followee=followee)
+        if follow == services.REQUESTED:
+            return Response(
+                {"status": services.REQUESTED}, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
+            )
         return Response(
             profile_of(followee, is_following=True), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
 
-    @extend_schema(request=None, responses={200: ProfileSerializer})
+    @extend_schema(request=None, responses={200: ProfileSerializer}, description="Unfollows, or withdraws a request.")
     def delete(self, request, username: str):
         followee = target_user(username, request.user)
         services.follow_delete(follower=request.user, followee=followee)
@@ -229,6 +267,7 @@ def _users_of(rows, attribute: str) -> list[dict]:
     for row in rows:
         user = getattr(row, attribute)
         user.is_following = row.viewer_follows
+        user.follow_requested = row.viewer_requested
         users.append(user)
     return ProfileSerializer(users, many=True).data
 
@@ -239,6 +278,7 @@ class FollowersApi(APIView):
     @extend_schema(responses={200: ProfileSerializer(many=True)})
     def get(self, request, username: str):
         user = target_user(username, request.user)
+        content_access_check(viewer=request.user, owner=user)
         return paginate(self, follower_list(user=user, viewer=request.user), lambda rows: _users_of(rows, "follower"))
 
 
@@ -248,7 +288,38 @@ class FollowingApi(APIView):
     @extend_schema(responses={200: ProfileSerializer(many=True)})
     def get(self, request, username: str):
         user = target_user(username, request.user)
+        content_access_check(viewer=request.user, owner=user)
         return paginate(self, following_list(user=user, viewer=request.user), lambda rows: _users_of(rows, "followee"))
+
+
+class FollowRequestListApi(APIView):
+    pagination_class = CursorPagination
+
+    @extend_schema(responses={200: FollowRequestSerializer(many=True)})
+    def get(self, request):
+        return paginate(
+            self, follow_request_list(owner=request.user), lambda rows: FollowRequestSerializer(rows, many=True).data
+        )
+
+
+class FollowRequestAcceptApi(APIView):
+    throttle_classes = THROTTLES
+    throttle_scope = "follow"
+
+    @extend_schema(request=None, responses={204: None}, description="The owner of the requested account only.")
+    def post(self, request, request_id: int):
+        services.follow_request_accept(owner=request.user, request_id=request_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class FollowRequestDeclineApi(APIView):
+    throttle_classes = THROTTLES
+    throttle_scope = "follow"
+
+    @extend_schema(request=None, responses={204: None}, description="The owner of the requested account only.")
+    def post(self, request, request_id: int):
+        services.follow_request_decline(owner=request.user, request_id=request_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class BlockApi(APIView):

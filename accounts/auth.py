@@ -1,26 +1,24 @@
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
-from accounts.models import ApiToken, User
-from core.crypto import digest
+from accounts.credentials import token_cutoff, token_user, touch_cutoff
+from accounts.models import Credential, User
 from realtime import pg
 from realtime.db import database_call
 
-
-def user_for_token(key: str):
-    """The active user a token key belongs to, or None."""
-    if not key or len(key) > 128:
-        return None
-    token = ApiToken.objects.select_related("user").filter(digest=digest(key)).first()
-    if token is None or not token.user.is_active:
-        return None
-    return token.user
-
-
-# The handshake's query, on the event loop (realtime.pg): the active users of some tokens.
+# The handshake's query, on the event loop (realtime.pg): the active users of some unexpired
+# tokens. The same statement slides the expiry of those last touched before the touch
+# cutoff (a data-modifying CTE: still one round trip per batch of handshakes, and a write
+# only once per CREDENTIAL_TOUCH_SECONDS per token).
 TOKEN_USERS_SQL = (
-    f"SELECT t.digest, u.id, u.username, u.full_name, u.avatar FROM {ApiToken._meta.db_table} t"
-    f" JOIN {User._meta.db_table} u ON u.id = t.user_id WHERE t.digest = ANY(%s) AND u.is_active"
+    "WITH found AS ("  # nosec B608 # names from _meta; values bound
+    f" SELECT t.id, t.digest, t.last_used_at, u.id AS user_id, u.username, u.full_name, u.avatar"
+    f" FROM {Credential._meta.db_table} t JOIN {User._meta.db_table} u ON u.id = t.user_id"
+    " WHERE t.digest = ANY(%s) AND t.kind = 'token' AND t.last_used_at > %s AND u.is_active),"
+    f" touched AS (UPDATE {Credential._meta.db_table} SET last_used_at = %s"
+    " WHERE id IN (SELECT id FROM found WHERE last_used_at < %s))"
+    " SELECT digest, user_id, username, full_name, avatar FROM found"
 )
 
 
@@ -33,8 +31,18 @@ def _socket_user(user_id: int, username: str, full_name: str, avatar: str) -> Us
     return user
 
 
+def _live_tokens(digests: list[str]):
+    return Credential.objects.filter(
+        digest__in=digests, kind=Credential.KIND_TOKEN, last_used_at__gt=token_cutoff(), user__is_active=True
+    )
+
+
 def _users_for_digests(digests: list[str]) -> dict[str, User]:
-    tokens = ApiToken.objects.filter(digest__in=digests, user__is_active=True).select_related("user")
+    tokens = list(_live_tokens(digests).select_related("user"))
+    now = timezone.now()
+    stale = [token.pk for token in tokens if token.last_used_at < touch_cutoff(now)]
+    if stale:
+        Credential.objects.filter(pk__in=stale).update(last_used_at=now)
     return {token.digest: token.user for token in tokens}
 
 
@@ -45,12 +53,14 @@ class ApiTokenStore:
     async def users_for_tokens(self, digests: list[str]) -> dict[str, User]:
         if not pg.available():
             return await database_call(_users_for_digests)(digests)
-        rows = await pg.fetch(TOKEN_USERS_SQL, [digests])
+        now = timezone.now()
+        params = [digests, token_cutoff(now), now, touch_cutoff(now)]
+        rows = await pg.fetch(TOKEN_USERS_SQL, params)
         return {row[0]: _socket_user(*row[1:]) for row in rows}
 
     def valid_tokens(self, pairs: list[tuple[str, int]]) -> set[str]:
         wanted = dict(pairs)
-        found = ApiToken.objects.filter(digest__in=list(wanted), user__is_active=True).values_list("digest", "user_id")
+        found = _live_tokens(list(wanted)).values_list("digest", "user_id")
         return {digest for digest, user_id in found if wanted.get(digest) == user_id}
 
 
@@ -69,7 +79,7 @@ class TokenAuthentication(authentication.BaseAuthentication):
             key = auth[1].decode()
         except UnicodeError as exc:
             raise exceptions.AuthenticationFailed(_("Invalid token header.")) from exc
-        user = user_for_token(key)
+        user = token_user(key)
         if user is None:
             raise exceptions.AuthenticationFailed(_("Invalid or revoked token."))
         return (user, key)

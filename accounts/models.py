@@ -5,6 +5,9 @@ from django.contrib.auth.models import AbstractUser
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
+
+from core.crypto import EncryptedTextField
 
 # The username rule, the one copy: the model, its database constraint, registration and
 # every lookup by name check it here (the browser reads it from the sign-up page's pattern).
@@ -27,13 +30,16 @@ class User(AbstractUser):
     username = models.CharField(max_length=30, unique=True, validators=[username_validator])
     # Null for an account registered with an address that belonged to another account
     # already (registration does not tell; accounts.services.user_register).
-    email = models.EmailField(unique=True, null=True, blank=True)  # type: ignore[assignment] # nullable here
+    email = models.EmailField(unique=True, null=True, blank=True)  # type: ignore[assignment]  # nullable, unlike AbstractUser's
     full_name = models.CharField(max_length=100, blank=True)
     bio = models.CharField(max_length=150, blank=True)
     avatar = models.ImageField(upload_to="avatars/%Y/%m/", blank=True)
     follower_count = models.PositiveIntegerField(default=0)
     following_count = models.PositiveIntegerField(default=0)
     post_count = models.PositiveIntegerField(default=0)
+    # A private account's posts, stories and follow lists are for its approved followers
+    # (accounts.selectors.content_visible is the one rule); following it is by request.
+    is_private = models.BooleanField(default=False)
 
     REQUIRED_FIELDS = ["email"]
 
@@ -63,6 +69,22 @@ class Follow(models.Model):
         ]
 
 
+class FollowRequest(models.Model):
+    """A request to follow a private account, pending until its owner accepts (it becomes a
+    Follow) or declines, or the requester withdraws it."""
+
+    requester = models.ForeignKey(User, on_delete=models.CASCADE, related_name="follow_requests_made")
+    target = models.ForeignKey(User, on_delete=models.CASCADE, related_name="follow_requests_received")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["requester", "target"], name="follow_request_unique"),
+            models.CheckConstraint(condition=~Q(requester=F("target")), name="follow_request_not_self"),
+        ]
+        indexes = [models.Index(F("target"), F("created_at").desc(), F("id").desc(), name="follow_request_target")]
+
+
 class Block(models.Model):
     blocker = models.ForeignKey(User, on_delete=models.CASCADE, related_name="blocks_made")
     blocked = models.ForeignKey(User, on_delete=models.CASCADE, related_name="blocks_received")
@@ -76,12 +98,32 @@ class Block(models.Model):
         indexes = [models.Index(fields=["blocked", "blocker"], name="block_reverse")]
 
 
-class ApiToken(models.Model):
-    """An API token. Only its SHA-256 digest is stored; the key is shown once, at login."""
+class Credential(models.Model):
+    """What a person is signed in with: an API token or a browser session.
 
+    Only a SHA-256 digest of the secret is stored (`digest`: of the token key, or of the
+    session key); a session also keeps its key encrypted (`session_key`), so revoking it can
+    end the Django session. `last_used_at` moves at most once per CREDENTIAL_TOUCH_SECONDS,
+    so using a credential costs no write per request; a token unused for TOKEN_TTL_DAYS has
+    expired (accounts.credentials).
+    """
+
+    KIND_TOKEN = "token"
+    KIND_SESSION = "session"
+    KINDS = [(KIND_TOKEN, "API token"), (KIND_SESSION, "browser session")]
+    USER_AGENT_MAX = 256
+
+    kind = models.CharField(max_length=8, choices=KINDS, default=KIND_TOKEN)
     digest = models.CharField(max_length=64, unique=True)
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
-    created_at = models.DateTimeField(auto_now_add=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="credentials")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(default=timezone.now)
+    user_agent = models.CharField(max_length=USER_AGENT_MAX, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    session_key = EncryptedTextField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-last_used_at"], name="credential_user_recent")]
 
     @staticmethod
     def new_key() -> str:

@@ -1,7 +1,8 @@
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from rest_framework import exceptions, status
 
 from accounts.cache import profile_cache_get, profile_cache_set
-from accounts.models import Block, Follow, User, is_username
+from accounts.models import Block, Follow, FollowRequest, User, is_username
 from accounts.serializers import profile_public
 
 
@@ -26,6 +27,54 @@ def exclude_blocked(queryset: QuerySet, *, user_id: int, field: str) -> QuerySet
     return queryset.exclude(**{f"{field}__in": Block.objects.filter(blocker_id=user_id).values("blocked_id")}).exclude(
         **{f"{field}__in": Block.objects.filter(blocked_id=user_id).values("blocker_id")}
     )
+
+
+class PrivateAccount(exceptions.PermissionDenied):
+    """403 `private`: the owner's content is for their approved followers."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    default_detail = "This account is private."
+    default_code = "private"
+
+
+# The privacy rule, the one copy. May `viewer` see `owner`'s content (posts, their images,
+# comments and likes, stories, follower and following lists)? Yes when the viewer is the
+# owner; otherwise only with no block either way, and, for a private account, only when
+# the viewer follows it (an approved follow: a pending request is not a Follow row).
+# `content_visible` answers it for one owner, `content_visible_filter` for the rows of a
+# queryset in the same SQL; every door (REST, live pushes, search, media) uses one of them.
+
+
+def content_visible(*, viewer: User | None, owner: User) -> bool:
+    """True when `viewer` may see `owner`'s content (see the rule above). `owner` needs
+    `pk` and `is_private`; an anonymous viewer sees public accounts only."""
+    viewer_id = viewer.pk if viewer is not None and viewer.is_authenticated else None
+    if viewer_id == owner.pk:
+        return True
+    if viewer_id is None:
+        return not owner.is_private
+    if block_exists(viewer_id, owner.pk):
+        return False
+    return not owner.is_private or follow_exists(follower_id=viewer_id, followee_id=owner.pk)
+
+
+def content_access_check(*, viewer: User | None, owner: User) -> None:
+    """Raises PrivateAccount (403 `private`) unless `viewer` may see `owner`'s content."""
+    if not content_visible(viewer=viewer, owner=owner):
+        raise PrivateAccount()
+
+
+def content_visible_filter(queryset: QuerySet, *, viewer: User | None, field: str) -> QuerySet:
+    """The rows of `queryset` whose owner (the user foreign key `field`, e.g. "author") the
+    viewer may see, by the same rule as `content_visible`, as subqueries of one query."""
+    viewer_id = viewer.pk if viewer is not None and viewer.is_authenticated else None
+    if viewer_id is None:
+        return queryset.filter(**{f"{field}__is_private": False})
+    followed = Follow.objects.filter(follower_id=viewer_id).values("followee_id")
+    visible = (
+        Q(**{f"{field}_id": viewer_id}) | Q(**{f"{field}__is_private": False}) | Q(**{f"{field}_id__in": followed})
+    )
+    return exclude_blocked(queryset.filter(visible), user_id=viewer_id, field=f"{field}_id")
 
 
 def user_get_by_username(*, username: str) -> User | None:
@@ -84,19 +133,48 @@ def follow_exists(*, follower_id: int, followee_id: int) -> bool:
     return Follow.objects.filter(follower_id=follower_id, followee_id=followee_id).exists()
 
 
+def follow_requested(*, requester_id: int, target_id: int) -> bool:
+    return FollowRequest.objects.filter(requester_id=requester_id, target_id=target_id).exists()
+
+
+def follow_status(*, viewer: User, owner_id: int) -> tuple[bool, bool]:
+    """`(is_following, requested)` of the viewer towards `owner_id`, in one query."""
+    if viewer.pk == owner_id:
+        return False, False
+    row = User.objects.filter(pk=owner_id).annotate(
+        f=Exists(Follow.objects.filter(follower_id=viewer.pk, followee_id=OuterRef("pk"))),
+        r=Exists(FollowRequest.objects.filter(requester_id=viewer.pk, target_id=OuterRef("pk"))),
+    )
+    found = row.values_list("f", "r").first()
+    return (bool(found[0]), bool(found[1])) if found else (False, False)
+
+
 def _viewer_follows(viewer: User | None, ref: str = "pk") -> Exists | None:
     if viewer is None or not viewer.is_authenticated:
         return None
     return Exists(Follow.objects.filter(follower_id=viewer.pk, followee_id=OuterRef(ref)))
 
 
+def _viewer_requested(viewer: User | None, ref: str = "pk") -> Exists | None:
+    if viewer is None or not viewer.is_authenticated:
+        return None
+    return Exists(FollowRequest.objects.filter(requester_id=viewer.pk, target_id=OuterRef(ref)))
+
+
 def user_search(*, viewer: User, q: str) -> QuerySet[User]:
     """Active users whose username starts with `q` (case-insensitive), each annotated with
-    `is_following` for the viewer."""
+    `is_following` and `follow_requested` for the viewer. Profiles only: a private
+    account is found, its content is not. Nobody who blocked the viewer."""
     users = exclude_blockers_of(User.objects.filter(is_active=True), viewer_id=viewer.pk, field="pk")
     if q:
         users = users.filter(username__istartswith=q)
-    return users.annotate(is_following=_viewer_follows(viewer))
+    return users.annotate(is_following=_viewer_follows(viewer), follow_requested=_viewer_requested(viewer))
+
+
+def follow_request_list(*, owner: User) -> QuerySet[FollowRequest]:
+    """Pending requests to follow `owner`, with the requester loaded, to be ordered newest
+    first by the paginator."""
+    return FollowRequest.objects.filter(target_id=owner.pk, requester__is_active=True).select_related("requester")
 
 
 def follower_list(*, user: User, viewer: User) -> QuerySet[Follow]:
@@ -106,7 +184,10 @@ def follower_list(*, user: User, viewer: User) -> QuerySet[Follow]:
     return (
         exclude_blockers_of(follows, viewer_id=viewer.pk, field="follower_id")
         .select_related("follower")
-        .annotate(viewer_follows=_viewer_follows(viewer, "follower_id"))
+        .annotate(
+            viewer_follows=_viewer_follows(viewer, "follower_id"),
+            viewer_requested=_viewer_requested(viewer, "follower_id"),
+        )
     )
 
 
@@ -117,5 +198,15 @@ def following_list(*, user: User, viewer: User) -> QuerySet[Follow]:
     return (
         exclude_blockers_of(follows, viewer_id=viewer.pk, field="followee_id")
         .select_related("followee")
-        .annotate(viewer_follows=_viewer_follows(viewer, "followee_id"))
+        .annotate(
+            viewer_follows=_viewer_follows(viewer, "followee_id"),
+            viewer_requested=_viewer_requested(viewer, "followee_id"),
+        )
     )
+
+
+def user_get_by_email(*, email: str) -> User | None:
+    """The active user with this email address (case-insensitively), or None."""
+    if not isinstance(email, str) or not email.strip() or len(email) > 254:
+        return None
+    return User.objects.filter(email__iexact=email.strip(), is_active=True).order_by("id").first()

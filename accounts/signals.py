@@ -1,11 +1,16 @@
 """What accounts announces to the apps above it, which it does not import.
 
-`follow_created` is sent by `follow_create` inside its transaction, with `follower` and
-`followee`, when a follow is new. The notifications app connects to it (its
-`AppConfig.ready()`), so its notification and durable event commit with the follow, or not
-at all.
+Each is sent inside the writer's transaction, so what a receiver writes (a notification and
+its durable event) commits with it, or not at all. The notifications app connects to them
+in its `AppConfig.ready()`.
+
+- `follow_created` (`follower`, `followee`, `accepted`): a follow is new; `accepted` is
+  true when it came from the followee accepting a request (the requester hears of it,
+  and the followee, who just accepted, is not told of a new follower).
+- `follow_requested` (`requester`, `target`): a request to follow a private account is new.
 """
 
 from django.dispatch import Signal
 
 follow_created = Signal()
+follow_requested = Signal()

@@ -107,6 +107,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.credentials.SessionActivityMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -149,6 +150,8 @@ WS_DB_THREADS = env_int("WS_DB_THREADS", 2)
 HTTP_CONCURRENCY = env_int("HTTP_CONCURRENCY", max(1, DB_POOL_SIZE - WS_DB_THREADS))
 DB_POOL_TIMEOUT = env_float("DB_POOL_TIMEOUT", 10.0)
 WS_DB_POOL_SIZE = env_int("WS_DB_POOL_SIZE", 4)
+# /metrics reads the database's statistics at most once per this many seconds (core/dbstats.py).
+DB_STATS_SECONDS = env_float("DB_STATS_SECONDS", 5.0)
 # Server-side prepared statements on the gateway's hot path; off behind PgBouncer in
 # transaction pooling, which cannot carry them between transactions.
 DB_PREPARE_STATEMENTS = env_bool("DB_PREPARE_STATEMENTS", True)
@@ -233,7 +236,10 @@ PASSWORD_HASHERS = [
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": env_int("PASSWORD_MIN_LENGTH", 8)},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -354,6 +360,32 @@ WS_RATE_PER_SECOND = env_float("WS_RATE_PER_SECOND", 30)
 WS_LOG_CHECK_SECONDS = env_float("WS_LOG_CHECK_SECONDS", 30)
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 PRESENCE_TTL_SECONDS = env_int("PRESENCE_TTL_SECONDS", 90)
+# Sockets one account may hold open across every node (counted in Redis; per process while
+# Redis is away).
+WS_MAX_SOCKETS_PER_USER = env_int("WS_MAX_SOCKETS_PER_USER", 20)
+
+# Credentials (accounts.credentials): a token unused this long has expired; `last_used_at`
+# of a token or session is written at most once per CREDENTIAL_TOUCH_SECONDS.
+TOKEN_TTL_DAYS = env_int("TOKEN_TTL_DAYS", 30)
+
+# Mail (password reset links): SMTP when EMAIL_HOST is set, the console otherwise.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", EMAIL_PORT == 587)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", EMAIL_PORT == 465)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Instaclone <no-reply@localhost>")
+# The address links in mail point at (https://photos.example.com); the request's own
+# host (one of ALLOWED_HOSTS) when unset.
+PUBLIC_URL = os.environ.get("PUBLIC_URL", "")
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3 * 3600)
+CREDENTIAL_TOUCH_SECONDS = env_int("CREDENTIAL_TOUCH_SECONDS", 300)
 
 LOGGING = {
     "version": 1,

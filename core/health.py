@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from rest_framework.decorators import api_view, authentication_classes, permission_classes, throttle_classes
 
-from core import metrics as _registered_metrics  # noqa: F401 - registers the gauges
+from core import dbstats as _registered_collector  # noqa: F401 - registers the database's figures
 from core.errors import json_error
 
 

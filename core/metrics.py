@@ -1,4 +1,12 @@
-"""Prometheus metrics of this process (each daphne node exposes its own at /metrics)."""
+"""Prometheus metrics of this process (each daphne node exposes its own at /metrics).
+
+The application's figures are counted where they happen (below). The database's are read
+at scrape time from PostgreSQL's statistics views, cached a few seconds (core/dbstats.py).
+Connection pools report their occupancy through `POOLS`: each pool registers a function
+that returns `(in_use, idle, size)` when asked, so a scrape costs them nothing else.
+"""
+
+from collections.abc import Callable
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -16,3 +24,11 @@ DELIVERY_LATENCY = Histogram(
     "From an event's commit to its send on a socket (live pushes)",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+
+# Pool name -> a function giving (connections in use, idle connections, the pool's size).
+POOLS: dict[str, Callable[[], tuple[int, int, int]]] = {}
+
+
+def pool_register(*, name: str, stats: Callable[[], tuple[int, int, int]]) -> None:
+    """Reports a connection pool's occupancy as instaclone_db_pool_connections/size{pool}."""
+    POOLS[name] = stats

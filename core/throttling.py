@@ -38,14 +38,24 @@ SYNC_SECONDS = 1.0
 @dataclass
 class Counter:
     """One scope and person: hits per window index, and the deployment's totals as of the
-    last sync (`known`) beside this process's hits not yet flushed (`pending`)."""
+    last sync (`known`) beside this process's hits not yet flushed (`pending`) and those on
+    their way to Redis (`flushing`: still counted until the totals come back)."""
 
     period: int
     known: dict[int, int] = field(default_factory=dict)
     pending: dict[int, int] = field(default_factory=dict)
+    flushing: dict[int, int] = field(default_factory=dict)
 
     def count(self, window: int) -> int:
-        return self.known.get(window, 0) + self.pending.get(window, 0)
+        return self.known.get(window, 0) + self.pending.get(window, 0) + self.flushing.get(window, 0)
+
+    def landed(self, window: int, hits: int) -> None:
+        """`hits` of a flush are in `known` now (or were dropped with an old window)."""
+        left = self.flushing.get(window, 0) - hits
+        if left > 0:
+            self.flushing[window] = left
+        else:
+            self.flushing.pop(window, None)
 
 
 class RateLimiter:
@@ -93,17 +103,19 @@ class RateLimiter:
                 for window, hits in counter.pending.items():
                     if window >= current - 1:
                         flush.append((name, window, hits, counter.period))
+                        counter.flushing[window] = counter.flushing.get(window, 0) + hits
                 counter.pending.clear()
-                if not counter.known:
+                if not counter.known and not counter.flushing:
                     # Nothing known: forget it (a flush of its hits brings it back).
                     del self._counters[name]
         return flush
 
     def _merge(self, flush, totals) -> None:
         with self._lock:
-            for (name, window, _hits, period), total in zip(flush, totals, strict=True):
+            for (name, window, hits, period), total in zip(flush, totals, strict=True):
                 counter = self._counters.setdefault(name, Counter(period))
                 counter.known[window] = int(total)
+                counter.landed(window, hits)
 
     def _restore(self, flush) -> None:
         """Redis was away: keep the hits as this process's own knowledge."""
@@ -111,27 +123,41 @@ class RateLimiter:
             for name, window, hits, period in flush:
                 counter = self._counters.setdefault(name, Counter(period))
                 counter.known[window] = counter.known.get(window, 0) + hits
+                counter.landed(window, hits)
 
     def _finish(self) -> None:
         with self._lock:
             self._synced_at = time.monotonic()
             self._syncing = False
 
+    @staticmethod
+    def _queue(pipe, flush):
+        """One INCRBY (and its expiry) per flushed window; the totals are every other reply."""
+        for name, window, hits, period in flush:
+            pipe.incrby(shared_redis.key("throttle", name, window), hits)
+            pipe.expire(shared_redis.key("throttle", name, window), period * 2 + 1)
+        return pipe
+
+    def _failed(self, flush, error: BaseException) -> None:
+        """The flush did not reach Redis: its hits stay this process's own knowledge."""
+        if isinstance(error, OUTAGE):
+            REDIS.failed("throttle sync")
+        else:
+            log.error("throttle sync failed", exc_info=error)
+        self._restore(flush)
+
     def sync(self) -> None:
         """Flushes this process's hits to Redis and takes the totals back (from a thread)."""
         flush = self._take_pending()
         try:
-            if flush and shared_redis.configured() and REDIS.available:
-                try:
-                    pipe = shared_redis.client().pipeline(transaction=False)
-                    for name, window, hits, period in flush:
-                        pipe.incrby(shared_redis.key("throttle", name, window), hits)
-                        pipe.expire(shared_redis.key("throttle", name, window), period * 2 + 1)
-                    self._merge(flush, pipe.execute()[::2])
-                    return
-                except OUTAGE:
-                    REDIS.failed("throttle sync")
-            self._restore(flush)
+            if not (flush and shared_redis.configured() and REDIS.available):
+                self._restore(flush)
+                return
+            try:
+                pipe = self._queue(shared_redis.client().pipeline(transaction=False), flush)
+                self._merge(flush, pipe.execute()[::2])
+            except Exception as error:  # whatever failed, the hits stay counted
+                self._failed(flush, error)
         finally:
             self._finish()
 
@@ -139,17 +165,14 @@ class RateLimiter:
         """`sync` from the event loop."""
         flush = self._take_pending()
         try:
-            if flush and shared_redis.configured() and REDIS.available:
-                try:
-                    pipe = shared_redis.async_client().pipeline(transaction=False)
-                    for name, window, hits, period in flush:
-                        pipe.incrby(shared_redis.key("throttle", name, window), hits)
-                        pipe.expire(shared_redis.key("throttle", name, window), period * 2 + 1)
-                    self._merge(flush, (await pipe.execute())[::2])
-                    return
-                except OUTAGE:
-                    REDIS.failed("throttle sync")
-            self._restore(flush)
+            if not (flush and shared_redis.configured() and REDIS.available):
+                self._restore(flush)
+                return
+            try:
+                pipe = self._queue(shared_redis.async_client().pipeline(transaction=False), flush)
+                self._merge(flush, (await pipe.execute())[::2])
+            except Exception as error:  # whatever failed, the hits stay counted
+                self._failed(flush, error)
         finally:
             self._finish()
 

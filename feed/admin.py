@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from feed.models import Comment, Like, Post
+from feed.models import Comment, Like, Post, Story
 
 
 @admin.register(Post)
@@ -24,3 +24,10 @@ class LikeAdmin(admin.ModelAdmin):
     list_display = ("id", "post", "user", "created_at")
     raw_id_fields = ("post", "user")
     list_select_related = ("user",)
+
+
+@admin.register(Story)
+class StoryAdmin(admin.ModelAdmin):
+    list_display = ("id", "author", "created_at", "expires_at")
+    raw_id_fields = ("author",)
+    list_select_related = ("author",)

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api import THROTTLES, paginate, target_user
+from accounts.selectors import content_access_check
 from core.images import check_request_size
 from core.pagination import CursorPagination
 from feed import services
@@ -24,9 +25,12 @@ def _posts(rows) -> list[dict]:
 
 
 def _post_or_404(*, post_id: int, viewer):
+    """The post as the viewer sees it: NotFound when missing, PrivateAccount (403
+    `private`) when its author's content is not for the viewer."""
     post = post_get(post_id=post_id, viewer=viewer)
     if post is None:
         raise exceptions.NotFound("No such post.")
+    content_access_check(viewer=viewer, owner=post.author)
     return post
 
 
@@ -77,6 +81,7 @@ class UserPostsApi(APIView):
     @extend_schema(responses={200: PostSerializer(many=True)})
     def get(self, request, username: str):
         author = target_user(username, request.user)
+        content_access_check(viewer=request.user, owner=author)
         return paginate(self, post_list_by_author(author=author, viewer=request.user), _posts)
 
 

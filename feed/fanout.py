@@ -1,4 +1,4 @@
-"""Live `feed.post` pushes to the author's online followers, off the request path.
+"""Live `feed.post` and `story.new` pushes to the author's online followers, off the request path.
 
 `post_created` is registered by `post_create` with `transaction.on_commit`; it only hands
 the post id to a small thread pool and returns. A worker loads the post once, serializes
@@ -15,11 +15,13 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from django.db import close_old_connections, connection
 from django.db.models import Q
+from django.utils import timezone
 
 from accounts.models import Follow, User
 from accounts.selectors import exclude_blocked
-from feed.models import Post
-from feed.serializers import post_payload
+from accounts.serializers import user_brief
+from feed.models import Post, Story
+from feed.serializers import post_payload, story_payload
 from realtime import presence
 from realtime.publish import push_frame
 
@@ -35,7 +37,16 @@ _lock = threading.Lock()
 
 def post_created(post_id: int) -> None:
     """Schedules the fan-out of a committed post and returns at once."""
-    future = _executor.submit(_run, post_id)
+    _schedule(fan_out, post_id)
+
+
+def story_created(story_id: int) -> None:
+    """Schedules the `story.new` push of a committed story and returns at once."""
+    _schedule(story_fan_out, story_id)
+
+
+def _schedule(job, object_id: int) -> None:
+    future = _executor.submit(_run, job, object_id)
     with _lock:
         _pending.add(future)
     future.add_done_callback(_forget)
@@ -66,33 +77,49 @@ def audience_ids(*, author_id: int, after_id: int = 0, limit: int = CHUNK_SIZE) 
     )
 
 
-def fan_out(post_id: int) -> int:
-    """Publishes the post to its online audience now; returns how many users were told.
+def _push_to_audience(author_id: int, frame: dict) -> int:
+    """Pushes the frame to the author's online audience; returns how many users were told.
 
     The audience is read from the database in chunks by id and each chunk is narrowed to
     who is online with one presence lookup (Redis)."""
-    post = Post.objects.select_related("author").filter(pk=post_id).first()
-    if post is None:
-        return 0
-    data = post_payload(post)
     told = 0
     after = 0
     while True:
-        ids = audience_ids(author_id=post.author_id, after_id=after)
+        ids = audience_ids(author_id=author_id, after_id=after)
         online = sorted(presence.online_among(ids))
         if online:
-            push_frame(online, {"type": "feed.post", "data": data})
+            push_frame(online, frame)
             told += len(online)
         if len(ids) < CHUNK_SIZE:
             return told
         after = ids[-1]
 
 
-def _run(post_id: int) -> None:
+def fan_out(post_id: int) -> int:
+    """Publishes the post to its online audience now; returns how many users were told."""
+    post = Post.objects.select_related("author").filter(pk=post_id).first()
+    if post is None:
+        return 0
+    return _push_to_audience(post.author_id, {"type": "feed.post", "data": post_payload(post)})
+
+
+def story_fan_out(story_id: int) -> int:
+    """Publishes `story.new` (`{"user", "story"}`, `seen_by_me` false) to the story's
+    online audience now, unless it was deleted or expired meanwhile; returns how many
+    users were told."""
+    story = Story.objects.select_related("author").filter(pk=story_id, expires_at__gt=timezone.now()).first()
+    if story is None:
+        return 0
+    story.seen_by_me = False  # type: ignore[attr-defined]
+    data = {"user": user_brief(story.author), "story": story_payload(story)}
+    return _push_to_audience(story.author_id, {"type": "story.new", "data": data})
+
+
+def _run(job, object_id: int) -> None:
     close_old_connections()
     try:
-        fan_out(post_id)
+        job(object_id)
     except Exception:  # noqa: BLE001 - best effort: the feed itself is read from the database
-        log.warning("feed fan-out of post %s failed", post_id, exc_info=True)
+        log.warning("fan-out %s of %s failed", job.__name__, object_id, exc_info=True)
     finally:
         connection.close()

@@ -2,7 +2,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.serializers import UserBriefSerializer
-from feed.models import Comment, Post
+from feed.models import Comment, Post, Story
 
 
 class PostSerializer(serializers.ModelSerializer):
@@ -58,3 +58,46 @@ class CommentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Comment
         fields = ["id", "post", "author", "body", "created_at"]
+
+
+class StorySerializer(serializers.ModelSerializer):
+    """story: `{id, author, image_url, created_at, expires_at, seen_by_me}`.
+
+    `seen_by_me` is read from the instance's `seen_by_me` attribute, which selectors
+    annotate; absent, it is false.
+    """
+
+    author = UserBriefSerializer()
+    image_url = serializers.SerializerMethodField()
+    seen_by_me = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Story
+        fields = ["id", "author", "image_url", "created_at", "expires_at", "seen_by_me"]
+
+    @extend_schema_field(serializers.CharField())
+    def get_image_url(self, story: Story) -> str | None:
+        return story.image.url if story.image else None
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_seen_by_me(self, story: Story) -> bool:
+        return bool(getattr(story, "seen_by_me", False))
+
+
+def story_payload(story: Story) -> dict:
+    return dict(StorySerializer(story).data)
+
+
+class StoryTraySerializer(serializers.Serializer):
+    """A tray entry: `{user, stories: [story...], all_seen}`."""
+
+    user = UserBriefSerializer()
+    stories = StorySerializer(many=True)
+    all_seen = serializers.BooleanField()
+
+
+class StoryViewerSerializer(serializers.Serializer):
+    """Who saw a story: `{user, seen_at}`."""
+
+    user = UserBriefSerializer(source="viewer")
+    seen_at = serializers.DateTimeField(source="created_at")

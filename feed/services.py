@@ -11,7 +11,7 @@ from rest_framework import exceptions
 
 from accounts.cache import profile_cache_invalidate
 from accounts.models import User
-from accounts.selectors import block_exists, is_blocked_by
+from accounts.selectors import block_exists, content_access_check, is_blocked_by
 from core.images import image_process
 from feed import fanout
 from feed.models import CAPTION_MAX, COMMENT_MAX, Comment, Like, Post
@@ -103,12 +103,14 @@ def _as_seen_by(post_id: int, viewer: User) -> Post:
 def like_create(*, user: User, post_id: int) -> tuple[Post, bool]:
     """Likes a post; returns the post (as the user sees it) and whether the like is new.
 
-    Idempotent. PermissionDenied when the user and the author block each other. A new like
+    Idempotent. PermissionDenied when the user and the author block each other, and
+    PrivateAccount (403 `private`) on a private account the user does not follow. A new like
     bumps like_count and notifies the author (not twice within an hour of re-liking).
     """
     post = _post_for_write(post_id, user)
     if block_exists(user.pk, post.author_id):
         raise exceptions.PermissionDenied("You cannot like this post.")
+    content_access_check(viewer=user, owner=post.author)
     _, created = Like.objects.get_or_create(user=user, post=post)
     if created:
         Post.objects.filter(pk=post.pk).update(like_count=F("like_count") + 1)
@@ -131,7 +133,8 @@ def comment_create(*, author: User, post_id: int, body: str) -> Comment:
     """Adds a comment (1 to 2,200 characters) and notifies the post's author (`comment`)
     and anyone @mentioned (`mention`); a mentioned post author gets the one `comment`.
 
-    PermissionDenied when the commenter and the post's author block each other.
+    PermissionDenied when the commenter and the post's author block each other;
+    PrivateAccount (403 `private`) on a private account the commenter does not follow.
     """
     body = (body or "").strip()
     if not body:
@@ -141,6 +144,7 @@ def comment_create(*, author: User, post_id: int, body: str) -> Comment:
     post = _post_for_write(post_id, author)
     if block_exists(author.pk, post.author_id):
         raise exceptions.PermissionDenied("You cannot comment on this post.")
+    content_access_check(viewer=author, owner=post.author)
     comment = Comment.objects.create(post=post, author=author, body=body)
     Post.objects.filter(pk=post.pk).update(comment_count=F("comment_count") + 1)
     notices = [(post.author, "comment")]

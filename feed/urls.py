@@ -1,6 +1,6 @@
 from django.urls import path
 
-from feed import api
+from feed import api, story_api
 
 urlpatterns = [
     path("feed", api.FeedApi.as_view(), name="api-feed"),
@@ -10,4 +10,9 @@ urlpatterns = [
     path("posts/<int:post_id>/comments", api.CommentListApi.as_view(), name="api-post-comments"),
     path("comments/<int:comment_id>", api.CommentDetailApi.as_view(), name="api-comment-detail"),
     path("users/<str:username>/posts", api.UserPostsApi.as_view(), name="api-user-posts"),
+    path("stories", story_api.StoryTrayCreateApi.as_view(), name="api-stories"),
+    path("stories/<int:story_id>", story_api.StoryDetailApi.as_view(), name="api-story-detail"),
+    path("stories/<int:story_id>/seen", story_api.StorySeenApi.as_view(), name="api-story-seen"),
+    path("stories/<int:story_id>/viewers", story_api.StoryViewersApi.as_view(), name="api-story-viewers"),
+    path("users/<str:username>/stories", story_api.UserStoriesApi.as_view(), name="api-user-stories"),
 ]

@@ -7,7 +7,8 @@ class NotificationsConfig(AppConfig):
     def ready(self):
         # accounts sits below notifications and does not import it: it announces follows
         # and this app turns them into notifications (in the follow's transaction).
-        from accounts.signals import follow_created
-        from notifications.services import notify_follow
+        from accounts.signals import follow_created, follow_requested
+        from notifications.services import notify_follow, notify_follow_request
 
         follow_created.connect(notify_follow, dispatch_uid="notifications.notify_follow")
+        follow_requested.connect(notify_follow_request, dispatch_uid="notifications.notify_follow_request")

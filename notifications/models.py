@@ -9,6 +9,8 @@ class Notification(models.Model):
         COMMENT = "comment"
         FOLLOW = "follow"
         MENTION = "mention"
+        FOLLOW_REQUEST = "follow_request"
+        FOLLOW_ACCEPT = "follow_accept"
 
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
@@ -21,7 +23,10 @@ class Notification(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(verb__in=["like", "comment", "follow", "mention"]), name="notification_verb"
+                condition=models.Q(
+                    verb__in=["like", "comment", "follow", "mention", "follow_request", "follow_accept"]
+                ),
+                name="notification_verb",
             ),
         ]
         indexes = [

@@ -44,7 +44,7 @@ def notification_create(*, recipient: User, actor: User, verb: str, post=None, c
     if recipient.pk == actor.pk or block_exists(recipient.pk, actor.pk):
         return None
     if (
-        verb in (Notification.Verb.LIKE, Notification.Verb.FOLLOW)
+        verb in (Notification.Verb.LIKE, Notification.Verb.FOLLOW, Notification.Verb.FOLLOW_REQUEST)
         and Notification.objects.filter(
             recipient=recipient, actor=actor, verb=verb, post=post, created_at__gte=timezone.now() - RENOTIFY_AFTER
         ).exists()
@@ -76,6 +76,16 @@ def notifications_mark_read(*, user: User, up_to: int) -> int:
     return Notification.objects.filter(recipient=user, id__lte=up_to, read=False).update(read=True)
 
 
-def notify_follow(*, follower: User, followee: User, **_signal) -> None:
-    """`accounts.signals.follow_created`: the followee hears of a new follower."""
-    notification_create(recipient=followee, actor=follower, verb=Notification.Verb.FOLLOW)
+def notify_follow(*, follower: User, followee: User, accepted: bool = False, **_signal) -> None:
+    """`accounts.signals.follow_created`: the followee hears of a new follower; when the
+    follow is an accepted request, the requester hears `follow_accept` instead (the
+    followee is who accepted)."""
+    if accepted:
+        notification_create(recipient=follower, actor=followee, verb=Notification.Verb.FOLLOW_ACCEPT)
+    else:
+        notification_create(recipient=followee, actor=follower, verb=Notification.Verb.FOLLOW)
+
+
+def notify_follow_request(*, requester: User, target: User, **_signal) -> None:
+    """`accounts.signals.follow_requested`: the private account's owner hears of a request."""
+    notification_create(recipient=target, actor=requester, verb=Notification.Verb.FOLLOW_REQUEST)

@@ -19,6 +19,7 @@ import psycopg
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
+from core.metrics import pool_register
 from core.postgres.base import DATABASE
 
 log = logging.getLogger(__name__)
@@ -165,6 +166,16 @@ async def fetch(sql: str, params: tuple | list = ()) -> list[tuple]:
         raise InterfaceError(str(exc)) from exc
     finally:
         pool.release(connection)
+
+
+def _occupancy() -> tuple[int, int, int]:
+    """(in use, idle, size) over this process's loop pools, for /metrics."""
+    pools = list(_pools.values())
+    idle = sum(len(pool.idle) for pool in pools)
+    return sum(pool.count for pool in pools) - idle, idle, sum(pool.size for pool in pools)
+
+
+pool_register(name="gateway", stats=_occupancy)
 
 
 async def close() -> None:

@@ -9,6 +9,12 @@ it when it closes, and refreshes all of its sockets in one pipeline per check in
 
 Presence is best effort, like the frames it drives: when Redis is away, opening and closing
 sockets still works and nobody is told; `online_among` answers "nobody".
+
+The same per-user set bounds how many sockets one account holds open across every node
+(`admit`, WS_MAX_SOCKETS_PER_USER): a Lua script drops the expired entries, counts, and adds
+the new socket only below the limit, atomically. A closed socket leaves the set at once; a
+killed node's sockets leave it when their TTL runs out, since nobody refreshes them. While
+Redis is away the limit holds per process (fail open beyond that), counted here.
 """
 
 import logging
@@ -36,6 +42,25 @@ def _online_key() -> str:
     return shared_redis.key("presence", "online")
 
 
+# Admission (see the module docstring). KEYS: the user's sockets, the online set. ARGV: now,
+# expiry, channel, limit, key TTL, user id. Returns {admitted, sockets before this one}.
+ADMIT_SCRIPT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local count = redis.call('ZCARD', KEYS[1])
+local known = redis.call('ZSCORE', KEYS[1], ARGV[3])
+if not known and count >= tonumber(ARGV[4]) then
+  return {0, count}
+end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('ZADD', KEYS[2], 'GT', ARGV[2], ARGV[6])
+if known then
+  count = count - 1
+end
+return {1, count}
+"""
+
+
 class MemoryPresence:
     """One process: the whole truth is here."""
 
@@ -56,6 +81,16 @@ class MemoryPresence:
             self._live(user_id, now)
             sockets[channel] = now + _ttl()
             return len(sockets) == 1
+
+    async def admit(self, user_id: int, channel: str, limit: int) -> tuple[bool, bool]:
+        now = time.time()
+        with self._lock:
+            sockets = self._live(user_id, now)
+            if channel not in sockets and len(sockets) >= limit:
+                return False, False
+            first = not sockets
+            self._sockets.setdefault(user_id, sockets)[channel] = now + _ttl()
+            return True, first
 
     async def closed(self, user_id: int, channel: str) -> bool:
         now = time.time()
@@ -80,6 +115,14 @@ class MemoryPresence:
 
 
 class RedisPresence:
+    async def admit(self, user_id: int, channel: str, limit: int) -> tuple[bool, bool]:
+        now = time.time()
+        client = shared_redis.async_client()
+        keys = [_sockets_key(user_id), _online_key()]
+        args: list[str | int | float] = [now, now + _ttl(), channel, limit, int(_ttl() * 2), str(user_id)]
+        admitted, before = await client.eval(ADMIT_SCRIPT, len(keys), *keys, *args)
+        return bool(admitted), bool(admitted) and before == 0
+
     async def opened(self, user_id: int, channel: str) -> bool:
         now = time.time()
         key = _sockets_key(user_id)
@@ -131,6 +174,8 @@ class RedisPresence:
 
 _memory = MemoryPresence()
 _redis = RedisPresence()
+# This process's open sockets per user, whatever the backend: the limit while Redis is away.
+_local: dict[int, set[str]] = {}
 
 
 def _backend() -> MemoryPresence | RedisPresence:
@@ -149,8 +194,34 @@ async def opened(*, user_id: int, channel: str) -> bool:
         return False
 
 
+async def admit(*, user_id: int, channel: str, limit: int) -> tuple[bool, bool]:
+    """Records an opening socket if the user holds fewer than `limit` across every node:
+    (admitted, whether it is their only live socket: they came online). While Redis is away
+    the limit counts this process's sockets only, and nobody comes online."""
+    local = _local.setdefault(user_id, set())
+    admitted, first = False, False
+    if REDIS.available:
+        try:
+            admitted, first = await _backend().admit(user_id, channel, limit)
+        except OUTAGE:
+            REDIS.failed("presence")
+            admitted, first = len(local) < limit, False
+    else:
+        admitted = len(local) < limit
+    if admitted:
+        local.add(channel)
+    elif not local:
+        del _local[user_id]
+    return admitted, first
+
+
 async def closed(*, user_id: int, channel: str) -> bool:
     """Forgets a socket. True when the user has no live socket left (they went offline)."""
+    local = _local.get(user_id)
+    if local is not None:
+        local.discard(channel)
+        if not local:
+            del _local[user_id]
     if not REDIS.available:
         return False
     try:
@@ -185,3 +256,17 @@ def reset() -> None:
     """Forgets the in-process presence (tests)."""
     global _memory
     _memory = MemoryPresence()
+    _local.clear()
+
+
+def prune_stale(*, dry_run: bool = False) -> int:
+    """Takes users whose sockets all expired out of the online set (any node's refresh does
+    this too; with every node gone, nothing else would). Returns how many, or with `dry_run`
+    how many would go. Redis only: in-process presence dies with its process."""
+    if not shared_redis.configured():
+        return 0
+    client = shared_redis.client()
+    now = time.time()
+    if dry_run:
+        return int(client.zcount(_online_key(), "-inf", now))
+    return int(client.zremrangebyscore(_online_key(), "-inf", now))

@@ -5,8 +5,8 @@ import factory
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
+from accounts.credentials import token_create
 from accounts.models import User
-from accounts.services import token_create
 
 PASSWORD = "correct-horse-battery-9"
 

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from PIL import Image
 from rest_framework.test import APIClient
 
-from accounts.models import ApiToken, Block, Follow, User
+from accounts.models import Block, Credential, Follow, User
 from core.crypto import digest
 from core.throttling import ScopedThrottle
 from notifications.models import Notification
@@ -26,6 +26,8 @@ PROFILE_FIELDS = {
     "following_count",
     "post_count",
     "is_following",
+    "is_private",
+    "follow_status",
 }
 STRONG_PASSWORD = "violet-harbour-lantern-42"
 
@@ -80,7 +82,7 @@ def test_register_creates_user_returns_token_and_opens_session(api_client):
     assert "sessionid" in response.cookies and "csrftoken" in response.cookies
     user = User.objects.get(username="newcomer")
     assert user.password.startswith("argon2")
-    assert ApiToken.objects.get(user=user).digest == digest(body["token"])
+    assert Credential.objects.get(user=user, kind="token").digest == digest(body["token"])
     token_client = APIClient()
     token_client.credentials(HTTP_AUTHORIZATION=f"Token {body['token']}")
     assert token_client.get("/api/me").json()["username"] == "newcomer"
@@ -166,7 +168,7 @@ def test_login_issues_a_new_token_each_time_and_stores_only_its_digest(api_clien
     assert first.json()["user"]["id"] == user.pk
     keys = {first.json()["token"], second.json()["token"]}
     assert len(keys) == 2
-    stored = set(ApiToken.objects.filter(user=user).values_list("digest", flat=True))
+    stored = set(Credential.objects.filter(user=user, kind="token").values_list("digest", flat=True))
     assert stored == {digest(k) for k in keys}
     assert not stored & keys
     assert "sessionid" in first.cookies and "csrftoken" in first.cookies
@@ -186,7 +188,7 @@ def test_login_with_wrong_credentials_is_400_invalid_credentials(api_client, bod
     response = api_client.post("/api/auth/login", body, format="json")
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_credentials"
-    assert not ApiToken.objects.exists()
+    assert not Credential.objects.exists()
 
 
 @pytest.mark.django_db
@@ -226,7 +228,7 @@ def test_logout_revokes_the_token_and_tells_its_sockets(api_client, django_captu
     # then
     assert response.status_code == 204
     assert received[group] == [{"type": "auth.revoked"}]
-    assert not ApiToken.objects.filter(digest=digest(key)).exists()
+    assert not Credential.objects.filter(digest=digest(key)).exists()
     again = client.get("/api/me")
     assert again.status_code == 401 and again.json()["code"] == "authentication_failed"
 
@@ -367,6 +369,8 @@ def test_profile_shows_counts_and_is_following(user, client_for):
         "following_count": 0,
         "post_count": 0,
         "is_following": True,
+        "is_private": False,
+        "follow_status": "following",
     }
     assert client_for(alice).get(f"/api/users/{user.username}").json()["is_following"] is False
 

@@ -10,12 +10,14 @@ import pytest
 from django.apps import apps
 from django.db import connection
 
+from accounts.credentials import token_create
 from accounts.models import Block
-from accounts.services import follow_create, token_create
+from accounts.services import follow_create
 from chat.services import conversation_mark_read, conversation_open, message_send
 from core import crypto
 from core.management.commands.rotate_encryption_keys import encrypted_columns
 from feed.services import comment_create, like_create, post_create
+from feed.story_services import story_create, story_mark_seen
 from notifications.services import notification_create
 from tests.factories import UserFactory, image_upload
 from tests.servers import ROOT, Database, server_env
@@ -103,6 +105,8 @@ def populate() -> dict:
     message_send(sender=carol, conversation_id=group.pk, body="group hello\nsecond line", client_id="c1")
     conversation_mark_read(user=bob, conversation_id=direct.pk, message_id=first.pk)
     notification_create(recipient=alice, actor=carol, verb="mention", post=post)
+    story = story_create(author=alice, image=image_upload(color=(250, 200, 0)))
+    story_mark_seen(viewer=bob, story_id=story.pk)
     return {"direct": direct.pk, "alice": alice.pk}
 
 
@@ -129,6 +133,8 @@ def test_dumpdata_then_loaddata_into_a_fresh_database_restores_every_row(tmp_pat
         "realtime_eventsequence",
         "accounts_apitoken",
         "accounts_block",
+        "feed_story",
+        "feed_storyview",
     ):
         assert before[table], f"{table} should hold rows for this test to mean anything"
 

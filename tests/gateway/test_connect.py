@@ -242,9 +242,9 @@ async def test_periodic_check_closes_a_socket_whose_token_was_deleted(settings):
     settings.WS_LOG_CHECK_SECONDS = 0.1
     user, token = await make_user_with_token()
     comm, _ = await open_socket(token)
-    from accounts.models import ApiToken
+    from accounts.models import Credential
 
-    await sync_to_async(ApiToken.objects.filter(digest=digest(token)).delete)()
+    await sync_to_async(Credential.objects.filter(digest=digest(token)).delete)()
     # then
     assert await receive_close(comm, within=3) == 4401
 

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from accounts.models import ApiToken, User
+from accounts.models import Credential, User
 from core.crypto import digest
 from tests.factories import PASSWORD, UserFactory
 from tests.security.helpers import raw_client
@@ -21,9 +21,9 @@ def test_tokens_are_stored_as_sha256_digests_only():
     )
     key = response.json()["token"]
     # then
-    stored = ApiToken.objects.get(user__username="newbie")
+    stored = Credential.objects.get(user__username="newbie", kind="token")
     assert stored.digest == digest(key) != key
-    assert not ApiToken.objects.filter(digest=key).exists()
+    assert not Credential.objects.filter(digest=key).exists()
     assert User.objects.get(username="newbie").password.startswith(("argon2", "md5"))  # hashed, never the password
 
 

@@ -26,16 +26,18 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.models import Block, User
+from accounts.models import Block, Credential, FollowRequest, User
 from accounts.services import follow_create
 from chat.services import conversation_open, message_send
-from feed.models import Comment, Post
+from feed.models import Comment, Post, Story
 from realtime import registry
 from tests.factories import PASSWORD, UserFactory, image_upload, issue_token
 
@@ -97,23 +99,47 @@ ENDPOINTS: dict[tuple[str, str], Row] = {
     ("GET", "api/me/blocked"): signed_in(200),
     ("GET", "api/users"): signed_in(200),
     ("GET", "api/users/<str:username>"): signed_in(200, blocked=404),
-    ("POST", "api/users/<str:username>/follow"): signed_in(201, owner=400, follower=200, blocked=404),
+    ("POST", "api/users/<str:username>/follow"): signed_in(201, owner=400, follower=200, blocked=404, private=202),
     ("DELETE", "api/users/<str:username>/follow"): signed_in(200, blocked=404),
-    ("GET", "api/users/<str:username>/followers"): signed_in(200, blocked=404),
-    ("GET", "api/users/<str:username>/following"): signed_in(200, blocked=404),
+    ("GET", "api/users/<str:username>/followers"): signed_in(200, blocked=404, private=403),
+    ("GET", "api/users/<str:username>/following"): signed_in(200, blocked=404, private=403),
     ("POST", "api/users/<str:username>/block"): signed_in(201, owner=400, blocked=404),
     ("DELETE", "api/users/<str:username>/block"): signed_in(200, blocked=404),
+    ("GET", "api/me/follow-requests"): signed_in(200),
+    # {request_id}: the stranger's pending request to follow the owner
+    ("POST", "api/follow-requests/<int:request_id>/accept"): signed_in(404, owner=204),
+    ("POST", "api/follow-requests/<int:request_id>/decline"): signed_in(404, owner=204),
+    # credentials; {credential_id} is one of the owner's
+    ("POST", "api/auth/password-reset"): public(202, body=lambda w: {"email": w.owner.email}),
+    ("POST", "api/auth/password-reset/confirm"): public(
+        400, body=lambda w: {"uid": "x", "token": "y", "new_password": "violet-harbour-lantern-42"}
+    ),
+    ("POST", "api/me/password"): signed_in(
+        204, body=lambda w: {"old_password": PASSWORD, "new_password": "violet-harbour-lantern-42"}
+    ),
+    ("GET", "api/me/sessions"): signed_in(200),
+    ("POST", "api/me/sessions/revoke-others"): signed_in(200),
+    ("DELETE", "api/me/sessions/<int:credential_id>"): signed_in(404, owner=204),
     # feed
     ("GET", "api/feed"): signed_in(200),
     ("POST", "api/posts"): signed_in(201, body=lambda w: {"image": image_upload()}, multipart=True),
-    ("GET", "api/posts/<int:post_id>"): signed_in(200, blocked=404),
+    ("GET", "api/posts/<int:post_id>"): signed_in(200, blocked=404, private=403),
     ("DELETE", "api/posts/<int:post_id>"): signed_in(403, owner=204, blocked=404),
-    ("POST", "api/posts/<int:post_id>/like"): signed_in(201, blocked=404),
+    ("POST", "api/posts/<int:post_id>/like"): signed_in(201, blocked=404, private=403),
     ("DELETE", "api/posts/<int:post_id>/like"): signed_in(200, blocked=404),
-    ("GET", "api/posts/<int:post_id>/comments"): signed_in(200, blocked=404),
-    ("POST", "api/posts/<int:post_id>/comments"): signed_in(201, blocked=404, body=lambda w: {"body": "nice"}),
+    ("GET", "api/posts/<int:post_id>/comments"): signed_in(200, blocked=404, private=403),
+    ("POST", "api/posts/<int:post_id>/comments"): signed_in(
+        201, blocked=404, private=403, body=lambda w: {"body": "nice"}
+    ),
     ("DELETE", "api/comments/<int:comment_id>"): signed_in(403, owner=204, blocked=404),
-    ("GET", "api/users/<str:username>/posts"): signed_in(200, blocked=404),
+    ("GET", "api/users/<str:username>/posts"): signed_in(200, blocked=404, private=403),
+    # stories; {story_id} is the owner's live story
+    ("GET", "api/stories"): signed_in(200),
+    ("POST", "api/stories"): signed_in(201, body=lambda w: {"image": image_upload()}, multipart=True),
+    ("DELETE", "api/stories/<int:story_id>"): signed_in(403, owner=204, blocked=404),
+    ("POST", "api/stories/<int:story_id>/seen"): signed_in(201, blocked=404, private=403),
+    ("GET", "api/stories/<int:story_id>/viewers"): signed_in(403, owner=200, blocked=404),
+    ("GET", "api/users/<str:username>/stories"): signed_in(200, blocked=404, private=403),
     # chat
     ("GET", "api/conversations"): signed_in(200),
     ("POST", "api/conversations"): signed_in(
@@ -165,6 +191,9 @@ class World:
     comment: Comment
     conversation: int
     message: object
+    story: Story
+    follow_request: FollowRequest
+    credential: Credential
     tokens: dict[str, str] = field(default_factory=dict)
 
     def user(self, role: str) -> User | None:
@@ -182,10 +211,17 @@ def make_world(role: str) -> World:
     )
     follow_create(follower=people["follower"], followee=owner)
     Block.objects.create(blocker=owner, blocked=people["blocked"])
+    now = timezone.now()
+    story = Story.objects.create(
+        author=owner, image="stories/x.jpg", created_at=now, expires_at=now + timedelta(hours=24)
+    )
+    follow_request = FollowRequest.objects.create(requester=people["stranger"], target=owner)
+    issue_token(owner)
+    credential = Credential.objects.filter(user=owner).order_by("id").first()
     if role == "private":
         owner.is_private = True
         owner.save(update_fields=["is_private"])
-    return World(owner, people, post, comment, conversation.pk, message)
+    return World(owner, people, post, comment, conversation.pk, message, story, follow_request, credential)
 
 
 WORLD_PARAMS: dict[str, Callable[[World], object]] = {
@@ -193,6 +229,9 @@ WORLD_PARAMS: dict[str, Callable[[World], object]] = {
     "post_id": lambda w: w.post.pk,
     "comment_id": lambda w: w.comment.pk,
     "conversation_id": lambda w: w.conversation,
+    "story_id": lambda w: w.story.pk,
+    "request_id": lambda w: w.follow_request.pk,
+    "credential_id": lambda w: w.credential.pk,
 }
 
 

@@ -25,6 +25,7 @@ def cursor(position: str) -> str:
         "/api/users",
         "/api/users/{name}/followers",
         "/api/users/{name}/posts",
+        "/api/users/{name}/stories",
     ],
 )
 @pytest.mark.parametrize("position", ["abc", "1e5", "9" * 40, "2024-13-45T99:99", "\u00e9", ""])

@@ -54,5 +54,11 @@ def test_every_contract_path_is_in_the_schema():
         "/api/conversations/{conversation_id}/read",
         "/api/notifications",
         "/api/notifications/read",
+        "/api/me/sessions",
+        "/api/me/sessions/{credential_id}",
+        "/api/me/sessions/revoke-others",
+        "/api/me/password",
+        "/api/auth/password-reset",
+        "/api/auth/password-reset/confirm",
     }
     assert contract <= paths

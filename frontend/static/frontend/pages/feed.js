@@ -2,6 +2,7 @@
 import { api } from "../api.js";
 import { postCard } from "../posts.js";
 import { gateway } from "../socket.js";
+import { initStories } from "../stories.js";
 import { $, onNearBottom, plural } from "../util.js";
 
 export const state = {
@@ -80,6 +81,6 @@ export async function init() {
   ui.banner.addEventListener("click", onBannerClick);
 
   await gateway.ready();
-  await loadMore();
+  await Promise.all([initStories(), loadMore()]);
   onNearBottom($("#feed-sentinel"), loadMore);
 }
