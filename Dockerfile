@@ -15,7 +15,7 @@ RUN if [ -z "$PIP_INDEX_URL" ]; then unset PIP_INDEX_URL; fi \
     && pip install --no-cache-dir --disable-pip-version-check -r requirements.txt
 COPY . .
 RUN DEBUG=1 python manage.py collectstatic --noinput -v 0
-RUN useradd --create-home instaclone && mkdir -p /app/media && chown -R instaclone /app/media
+RUN useradd --create-home instaclone && mkdir -p /app/media /app/exports && chown -R instaclone /app/media /app/exports
 USER instaclone
 EXPOSE 8000
 # A listen queue of 1,024 (daphne's default is 50): a burst of reconnects after a node restart is

@@ -25,8 +25,10 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# `make run DEMO=1` also fills an empty database with the demo world (manage.py seed_demo).
 run: install
 	$(PY) manage.py migrate --noinput
+	$(if $(DEMO),$(PY) manage.py seed_demo)
 	@echo "Instaclone: open http://localhost:$(PORT)"
 	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) asgi:application
 

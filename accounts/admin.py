@@ -7,7 +7,8 @@ from accounts.models import Block, Credential, Follow, User
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     list_display = ("username", "email", "full_name", "follower_count", "following_count", "post_count", "is_active")
-    search_fields = ("username", "email", "full_name")
+    # Addresses are encrypted: the admin shows them, but cannot search them.
+    search_fields = ("username", "full_name")
     readonly_fields = ("follower_count", "following_count", "post_count", "last_login", "date_joined")
     fieldsets = (
         *BaseUserAdmin.fieldsets,

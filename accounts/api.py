@@ -11,7 +11,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import credentials, services
+from accounts import credentials, me_api, services
 from accounts.selectors import (
     block_list,
     content_access_check,
@@ -195,6 +195,10 @@ class MeApi(APIView):
             is_private=values.get("is_private"),
         )
         return Response(profile_of(user, is_following=False))
+
+    @extend_schema(request=me_api.AccountDeleteInputSerializer, responses={204: None})
+    def delete(self, request):
+        return me_api.account_delete(request)
 
 
 class UserSearchApi(APIView):

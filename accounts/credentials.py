@@ -91,15 +91,15 @@ def session_record(
     return credential
 
 
-def credential_touch(*, credential_digest: str, user_agent: str | None = None, ip: str | None = None) -> None:
+def credential_touch(*, credential_digest: str, user_agent: str | None = None, ip: str | None = None) -> bool:
     """Marks a credential used now (the caller decided it is due: at most once per
-    CREDENTIAL_TOUCH_SECONDS)."""
+    CREDENTIAL_TOUCH_SECONDS); False when there is no such credential (any more)."""
     values: dict = {"last_used_at": timezone.now()}
     if user_agent:
         values["user_agent"] = user_agent[: Credential.USER_AGENT_MAX]
     if ip:
         values["ip"] = ip
-    Credential.objects.filter(digest=credential_digest).update(**values)
+    return bool(Credential.objects.filter(digest=credential_digest).update(**values))
 
 
 def _revoke(credentials: list[Credential]) -> int:
@@ -223,6 +223,9 @@ class SessionActivityMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        response = self.get_response(request)
+        # After the view: a session it ended (logout, a revocation, a password reset) is
+        # neither touched nor saved again.
         session = getattr(request, "session", None)
         key = getattr(session, "session_key", None)
         if key and session is not None and session.get("_auth_user_id") is not None:
@@ -230,6 +233,6 @@ class SessionActivityMiddleware:
             touched = session.get(SESSION_TOUCHED)
             if not isinstance(touched, (int, float)) or now - touched >= settings.CREDENTIAL_TOUCH_SECONDS:
                 agent, ip = client_of(request)
-                credential_touch(credential_digest=digest(key), user_agent=agent, ip=ip)
-                session[SESSION_TOUCHED] = now
-        return self.get_response(request)
+                if credential_touch(credential_digest=digest(key), user_agent=agent, ip=ip):
+                    session[SESSION_TOUCHED] = now
+        return response

@@ -1,14 +1,17 @@
-"""REST API of a person's own account (DESIGN 6.6): sessions and tokens, password."""
+"""REST API of a person's own account (DESIGN 6.6): sessions and tokens, password, the
+export of their data, deleting the account."""
 
 from django.contrib.auth import HASH_SESSION_KEY, logout
+from django.http import FileResponse
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import credentials, passwords
-from accounts.models import Credential
+from accounts import credentials, deletion, export, passwords
+from accounts.models import Credential, ExportJob
 from core.ids import is_id
 from core.throttling import AnonRateThrottle, ScopedThrottle, UserRateThrottle
 
@@ -80,7 +83,7 @@ class PasswordChangeApi(APIView):
         user = passwords.password_change(
             user=request.user, keep_digest=credentials.credential_digest_of(request), **data.validated_data
         )
-        if request.session.session_key and request.session.get(HASH_SESSION_KEY):
+        if not isinstance(request.auth, str) and request.session.get(HASH_SESSION_KEY):
             # This session stays signed in under the new password (without a new key, so
             # its sockets and its row in the sessions list stay what they were).
             request.session[HASH_SESSION_KEY] = user.get_session_auth_hash()
@@ -121,3 +124,63 @@ class PasswordResetConfirmApi(APIView):
         data.is_valid(raise_exception=True)
         passwords.password_reset_confirm(**data.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ExportCreatedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+
+
+class ExportStatusSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=[s for s, _ in ExportJob.STATUSES])
+    url = serializers.CharField(allow_null=True)
+
+
+class ExportApi(APIView):
+    throttle_classes = THROTTLES
+    throttle_scope = "post"
+
+    @extend_schema(request=None, responses={202: ExportCreatedSerializer})
+    def post(self, request):
+        job = export.export_request(user=request.user)
+        return Response({"id": job.pk}, status=status.HTTP_202_ACCEPTED)
+
+
+def _export_or_404(request, export_id: int) -> ExportJob:
+    job = export.export_status(user=request.user, job_id=export_id) if is_id(export_id) else None
+    if job is None:
+        raise exceptions.NotFound("No such export.")
+    return job
+
+
+class ExportStatusApi(APIView):
+    @extend_schema(responses={200: ExportStatusSerializer})
+    def get(self, request, export_id: int):
+        job = _export_or_404(request, export_id)
+        url = None
+        if job.status == ExportJob.READY:
+            url = request.build_absolute_uri(reverse("api-me-export-download", args=[job.pk]))
+        return Response({"status": job.status, "url": url})
+
+
+class ExportDownloadApi(APIView):
+    @extend_schema(responses={(200, "application/zip"): bytes})
+    def get(self, request, export_id: int):
+        _export_or_404(request, export_id)
+        handle = export.export_take(user=request.user, job_id=export_id)
+        if handle is None:
+            raise exceptions.NotFound("This export is not ready, or was downloaded already.")
+        name = f"instaclone-{request.user.username}.zip"
+        return FileResponse(handle, as_attachment=True, filename=name, content_type="application/zip")
+
+
+class AccountDeleteInputSerializer(serializers.Serializer):
+    password = serializers.CharField(max_length=PASSWORD_MAX, trim_whitespace=False)
+
+
+def account_delete(request) -> Response:
+    """DELETE /api/me (MeApi): checks the password, deletes the account, ends the session."""
+    data = AccountDeleteInputSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    deletion.user_delete(user=request.user, password=data.validated_data["password"])
+    logout(request._request)
+    return Response(status=status.HTTP_204_NO_CONTENT)

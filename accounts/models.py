@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from core.crypto import EncryptedTextField
+from core.crypto import EncryptedTextField, KeyedHashField
 
 # The username rule, the one copy: the model, its database constraint, registration and
 # every lookup by name check it here (the browser reads it from the sign-up page's pattern).
@@ -25,12 +25,17 @@ def is_username(value) -> bool:
 
 
 class User(AbstractUser):
-    """A person. Counts are denormalized and kept right by the services with F() updates."""
+    """A person. Counts are denormalized and kept right by the services with F() updates.
+
+    The email address is encrypted at rest like DM bodies; `email_hash` (its HMAC,
+    casefolded, set on save) finds an account by address and keeps addresses unique.
+    """
 
     username = models.CharField(max_length=30, unique=True, validators=[username_validator])
     # Null for an account registered with an address that belonged to another account
     # already (registration does not tell; accounts.services.user_register).
-    email = models.EmailField(unique=True, null=True, blank=True)  # type: ignore[assignment]  # nullable, unlike AbstractUser's
+    email = EncryptedTextField(null=True, blank=True)  # type: ignore[assignment]  # unlike AbstractUser's
+    email_hash = KeyedHashField(source="email", casefold=True, unique=True, null=True, editable=False)
     full_name = models.CharField(max_length=100, blank=True)
     bio = models.CharField(max_length=150, blank=True)
     avatar = models.ImageField(upload_to="avatars/%Y/%m/", blank=True)
@@ -128,3 +133,21 @@ class Credential(models.Model):
     @staticmethod
     def new_key() -> str:
         return secrets.token_hex(20)
+
+
+class ExportJob(models.Model):
+    """A zip of one person's own data, made off the request path (accounts.export) and
+    downloadable once: after the download, the file is deleted and the job is `downloaded`.
+    The file sits under EXPORT_ROOT (not the media directory: nobody else can fetch it)."""
+
+    PENDING, RUNNING, READY, FAILED, DOWNLOADED = "pending", "running", "ready", "failed", "downloaded"
+    STATUSES = [(s, s) for s in (PENDING, RUNNING, READY, FAILED, DOWNLOADED)]
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="exports")
+    status = models.CharField(max_length=10, choices=STATUSES, default=PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    file_name = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-created_at"], name="export_user_recent")]

@@ -10,30 +10,21 @@ from a small thread pool, so the answer (always 202) takes as long whether or no
 address has an account.
 """
 
-import logging
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.mail import send_mail
 from django.db import transaction
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from rest_framework import exceptions
 
 from accounts.credentials import credentials_revoke_all
+from accounts.mail import send_later
 from accounts.models import User
 from accounts.selectors import user_get_by_email
-
-log = logging.getLogger(__name__)
-
-_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="password-mail")
-_pending: set[Future] = set()
-_lock = threading.Lock()
 
 
 class InvalidResetLink(exceptions.APIException):
@@ -73,42 +64,17 @@ def reset_link(user: User, *, base_url: str) -> str:
 
 def password_reset_request(*, email: str, base_url: str) -> None:
     """Emails a reset link to the active account with this address, if there is one; says
-    nothing either way. The mail is sent off the caller's path."""
+    nothing either way. The mail is sent off the caller's path (accounts.mail)."""
     user = user_get_by_email(email=email)
-    if user is None or not user.has_usable_password():
+    if user is None or not user.email or not user.has_usable_password():
         return
     link = reset_link(user, base_url=settings.PUBLIC_URL or base_url)
-    future = _executor.submit(_send_reset_mail, user.email, user.username, link)
-    with _lock:
-        _pending.add(future)
-    future.add_done_callback(_forget)
-
-
-def _send_reset_mail(address: str, username: str, link: str) -> None:
     body = (
-        f"Someone asked to reset the password of the Instaclone account {username}.\n\n"
+        f"Someone asked to reset the password of the Instaclone account {user.username}.\n\n"
         f"To choose a new password, open this link:\n{link}\n\n"
         "If that was not you, ignore this mail: your password stays as it is."
     )
-    try:
-        send_mail("Reset your Instaclone password", body, None, [address])
-    except Exception:  # noqa: BLE001 - the person can ask again; the answer said nothing anyway
-        log.warning("password reset mail could not be sent", exc_info=True)
-
-
-def _forget(future: Future) -> None:
-    with _lock:
-        _pending.discard(future)
-
-
-def wait_idle(timeout: float = 10.0) -> bool:
-    """Waits until every queued reset mail is sent; False on timeout (for tests)."""
-    with _lock:
-        pending = set(_pending)
-    if not pending:
-        return True
-    _, not_done = wait(pending, timeout=timeout)
-    return not not_done
+    send_later(to=user.email, subject="Reset your Instaclone password", body=body)
 
 
 def _user_of_link(uid: str) -> User | None:

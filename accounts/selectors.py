@@ -4,6 +4,7 @@ from rest_framework import exceptions, status
 from accounts.cache import profile_cache_get, profile_cache_set
 from accounts.models import Block, Follow, FollowRequest, User, is_username
 from accounts.serializers import profile_public
+from core.crypto import keyed_hashes
 
 
 def block_exists(a_id: int, b_id: int) -> bool:
@@ -209,4 +210,9 @@ def user_get_by_email(*, email: str) -> User | None:
     """The active user with this email address (case-insensitively), or None."""
     if not isinstance(email, str) or not email.strip() or len(email) > 254:
         return None
-    return User.objects.filter(email__iexact=email.strip(), is_active=True).order_by("id").first()
+    return users_with_email(email).filter(is_active=True).order_by("id").first()
+
+
+def users_with_email(email: str) -> QuerySet[User]:
+    """The users with this address, casefolded (by its keyed hash under every key)."""
+    return User.objects.filter(email_hash__in=keyed_hashes(email.strip().casefold()))

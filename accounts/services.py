@@ -17,7 +17,7 @@ from rest_framework import exceptions
 from accounts.cache import profile_cache_invalidate
 from accounts.mail import send_later
 from accounts.models import USERNAME_MESSAGE, Block, Follow, FollowRequest, User, is_username
-from accounts.selectors import block_exists
+from accounts.selectors import block_exists, users_with_email
 from accounts.signals import follow_created, follow_requested
 from core.images import image_process
 
@@ -63,7 +63,7 @@ def user_register(*, username: str, email: str, password: str) -> User:
     user.set_password(password)
     try:
         with transaction.atomic():
-            owner = User.objects.filter(email__iexact=email).order_by("id").first()
+            owner = users_with_email(email).order_by("id").first()
             user.email = None if owner is not None else email
             user.save()
             if owner is not None:

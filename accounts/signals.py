@@ -14,3 +14,14 @@ from django.dispatch import Signal
 
 follow_created = Signal()
 follow_requested = Signal()
+
+# The person's own data, for their export (accounts.export): receivers get `user` and
+# `archive` (`add_json(name, data)`, `add_file(field_file) -> name in the zip`) and add what
+# their app holds of that person. Sent in a worker thread, outside any transaction.
+user_export = Signal()
+
+# An account is about to be deleted (accounts.deletion), inside that transaction: receivers
+# get `user` and undo what the cascade would get wrong (counts on other people's rows,
+# messages in other people's conversations) and schedule their files for deletion after
+# commit.
+user_deleting = Signal()

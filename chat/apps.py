@@ -12,3 +12,11 @@ class ChatConfig(AppConfig):
 
         registry.register_peers(frames.conversation_peers)
         registry.register_event_resolver("message.new", selectors.message_event_data)
+
+        # A person's export and the deletion of their account reach chat's rows through
+        # accounts' signals (accounts does not import chat).
+        from accounts.signals import user_deleting, user_export
+        from chat.personal_data import export_chat, forget_chat
+
+        user_export.connect(export_chat, dispatch_uid="chat.export")
+        user_deleting.connect(forget_chat, dispatch_uid="chat.forget")

@@ -40,10 +40,16 @@ class Participant(models.Model):
 
 class Message(models.Model):
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
-    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="messages_sent")
+    # Null once the sender deleted their account (accounts.deletion): the message stays in
+    # the others' conversation, `deleted`, with its body erased (chat.personal_data).
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="messages_sent"
+    )
     body = EncryptedTextField()
     client_id = models.CharField(max_length=CLIENT_ID_MAX)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The database default lets chat's send function insert without naming the column.
+    deleted = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         constraints = [

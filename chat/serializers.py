@@ -11,10 +11,18 @@ from core.wire import iso_time, represented_by
 
 
 def message_data(
-    *, message_id: int, conversation_id: int, sender: dict, body: str, client_id: str, created_at: datetime
+    *,
+    message_id: int,
+    conversation_id: int,
+    sender: dict | None,
+    body: str,
+    client_id: str,
+    created_at: datetime,
+    deleted: bool = False,
 ) -> dict:
-    """message: `{id, conversation, sender, body, client_id, created_at}`, `sender` a user
-    brief; also the `data` of a `message.new` event. The one description of the shape."""
+    """message: `{id, conversation, sender, body, client_id, created_at, deleted}`, `sender`
+    a user brief (null once the sender deleted their account: then `deleted` is true and
+    the body ""); also the `data` of a `message.new` event. The one description of the shape."""
     return {
         "id": message_id,
         "conversation": conversation_id,
@@ -22,6 +30,7 @@ def message_data(
         "body": body,
         "client_id": client_id,
         "created_at": iso_time(created_at),
+        "deleted": deleted,
     }
 
 
@@ -30,24 +39,25 @@ def message_payload(message: Message) -> dict:
     return message_data(
         message_id=message.pk,
         conversation_id=message.conversation_id,
-        sender=user_brief(message.sender),
+        sender=user_brief(message.sender) if message.sender is not None else None,
         body=message.body,
         client_id=message.client_id,
         created_at=message.created_at,
+        deleted=message.deleted,
     )
 
 
 class MessageSerializer(serializers.ModelSerializer):
-    """message: `{id, conversation, sender, body, client_id, created_at}`; also the
+    """message: `{id, conversation, sender, body, client_id, created_at, deleted}`; also the
     `data` of a `message.new` event."""
 
     to_representation = represented_by(message_payload)  # the output; the fields below describe it
     conversation = serializers.IntegerField(source="conversation_id")
-    sender = UserBriefSerializer()
+    sender = UserBriefSerializer(allow_null=True)
 
     class Meta:
         model = Message
-        fields = ["id", "conversation", "sender", "body", "client_id", "created_at"]
+        fields = ["id", "conversation", "sender", "body", "client_id", "created_at", "deleted"]
 
 
 class ReadPayload(TypedDict):

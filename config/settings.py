@@ -16,6 +16,7 @@ from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 from core.postgres.base import TrackedConnection
+from core.redis import sentinel_address
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -189,6 +190,41 @@ else:
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# A PostgreSQL streaming replica for reads (core/replica.py): GET/HEAD on the routes named in
+# REPLICA_READ_ROUTES read from it while it keeps within REPLICA_MAX_LAG_SECONDS (checked at
+# most every REPLICA_CHECK_SECONDS); a credential that wrote reads from the primary for
+# REPLICA_PIN_SECONDS; everything else stays on the primary. Not the profile
+# (api-user-detail): it is cached, and a copy read from a lagging replica would be cached
+# under the version of a newer write.
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+REPLICA_MAX_LAG_SECONDS = env_float("REPLICA_MAX_LAG_SECONDS", 10.0)
+REPLICA_CHECK_SECONDS = env_float("REPLICA_CHECK_SECONDS", 2.0)
+REPLICA_PIN_SECONDS = env_int("REPLICA_PIN_SECONDS", 10)
+REPLICA_READ_ROUTES = env_list(
+    "REPLICA_READ_ROUTES",
+    "api-feed,api-explore,api-user-search,api-user-posts,api-user-followers,api-user-following,"
+    "api-post-detail,api-post-comments,api-tag-search,api-tag-detail,api-tag-posts",
+)
+if POSTGRES and DATABASE_REPLICA_URL:
+    DATABASES["replica"] = dj_database_url.parse(DATABASE_REPLICA_URL)
+    DATABASES["replica"].update(
+        {
+            # Django's own backend: the fail-fast tracking (core.postgres) is the primary's.
+            "ENGINE": "django.db.backends.postgresql",
+            "CONN_MAX_AGE": 0,
+            "CONN_HEALTH_CHECKS": True,
+            "OPTIONS": {
+                "connect_timeout": 2,
+                "pool": {"min_size": 0, "max_size": DB_POOL_SIZE, "timeout": 2, "max_idle": 60, "reconnect_timeout": 2},
+            },
+            "TEST": {"MIRROR": "default"},
+        }
+    )
+    DATABASE_ROUTERS = ["core.replica.ReplicaRouter"]
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("core.middleware.DatabaseUnavailableMiddleware") + 1, "core.replica.ReplicaReadsMiddleware"
+    )
+
 # Channel layer and cache: Redis when REDIS_URL is set, in-process otherwise.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 # Keys of the cache, throttles and presence (core/redis.py) live under this prefix.
@@ -198,21 +234,31 @@ if REDIS_URL:
     # it never silently drops at a capacity bound; what Redis loses anyway the event log
     # recovers. Timeouts and the pool cap are explicit: redis-py 8's defaults (5 s socket
     # timeout, 100 connections) break idle sockets and bursts.
+    # REDIS_URL may be `redis+sentinel://host:port,host:port,.../master_name[/db]`: the layer,
+    # the cache and the other clients then find the master through Sentinel (core/redis.py).
+    _SENTINEL = sentinel_address(REDIS_URL)
+    _LAYER_HOST: dict[str, object] = {
+        "socket_timeout": 30,
+        "socket_connect_timeout": 2,
+        "max_connections": 10000,
+        "health_check_interval": 15,
+        "retry_on_timeout": True,
+    }
+    if _SENTINEL is None:
+        _LAYER_HOST["address"] = REDIS_URL
+    else:
+        _LAYER_HOST.update(
+            sentinels=list(_SENTINEL.sentinels),
+            master_name=_SENTINEL.master,
+            db=_SENTINEL.db,
+            sentinel_kwargs={"socket_timeout": 1, "socket_connect_timeout": 1},
+        )
     CHANNEL_LAYERS = {
         "default": {
             # channels-redis' pub/sub layer with batched publishes (realtime/layer.py).
             "BACKEND": "realtime.layer.GatewayChannelLayer",
             "CONFIG": {
-                "hosts": [
-                    {
-                        "address": REDIS_URL,
-                        "socket_timeout": 30,
-                        "socket_connect_timeout": 2,
-                        "max_connections": 10000,
-                        "health_check_interval": 15,
-                        "retry_on_timeout": True,
-                    }
-                ],
+                "hosts": [_LAYER_HOST],
                 "prefix": os.environ.get("CHANNEL_PREFIX", "instaclone"),
             },
         }
@@ -220,9 +266,11 @@ if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "core.cache.ResilientRedisCache",
-            "LOCATION": REDIS_URL,
+            # A list: Django splits a string LOCATION at commas.
+            "LOCATION": [REDIS_URL],
             "KEY_PREFIX": REDIS_PREFIX,
-            "OPTIONS": {"socket_timeout": 0.25, "socket_connect_timeout": 0.25},
+            "OPTIONS": {"socket_timeout": 0.25, "socket_connect_timeout": 0.25}
+            | ({} if _SENTINEL is None else {"pool_class": "core.redis.SentinelPool"}),
         }
     }
 else:
@@ -253,6 +301,8 @@ STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
+# Data exports (GET /api/me/export/{id}): private files, never served as media.
+EXPORT_ROOT = Path(os.environ.get("EXPORT_ROOT", BASE_DIR / "exports"))
 STORAGES = {
     "default": {"BACKEND": os.environ.get("FILE_STORAGE", "django.core.files.storage.FileSystemStorage")},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -263,6 +313,11 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 IMAGE_MAX_BYTES = 10 * 1024 * 1024
 # Any request body (core/bodylimit.py): the largest upload plus its multipart envelope.
 REQUEST_MAX_BYTES = IMAGE_MAX_BYTES + 1024 * 1024
+# A post carries up to POST_IMAGES_MAX images, each bounded as above; only its path takes
+# the larger body (deploy/nginx.conf says the same).
+POST_IMAGES_MAX = 10
+POST_REQUEST_MAX_BYTES = POST_IMAGES_MAX * IMAGE_MAX_BYTES + 1024 * 1024
+REQUEST_MAX_BYTES_BY_PATH = {"/api/posts": POST_REQUEST_MAX_BYTES}
 # A JSON request body (the largest legitimate one, a 4,000-character message, is ~24 KiB).
 JSON_MAX_BYTES = 256 * 1024
 IMAGE_MAX_PIXELS = 40_000_000
@@ -354,6 +409,9 @@ SPECTACULAR_SETTINGS = {
 
 # Realtime gateway.
 EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 30)
+# On PostgreSQL the event log is partitioned by time, one partition per this many days
+# (realtime/partitions.py): retention drops whole partitions.
+EVENT_PARTITION_DAYS = env_int("EVENT_PARTITION_DAYS", 7)
 WS_MAX_FRAME_BYTES = 64 * 1024
 WS_RATE_BURST = env_int("WS_RATE_BURST", 300)
 WS_RATE_PER_SECOND = env_float("WS_RATE_PER_SECOND", 30)

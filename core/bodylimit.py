@@ -1,4 +1,5 @@
-"""ASGI middleware: an HTTP request body over REQUEST_MAX_BYTES is refused with 413.
+"""ASGI middleware: an HTTP request body over REQUEST_MAX_BYTES (or the larger limit
+REQUEST_MAX_BYTES_BY_PATH names for its exact path) is refused with 413.
 
 Django's ASGI handler reads the whole body (to a temporary file) before any view runs, and
 daphne sets no limit, so without this one request could fill the disk. A declared
@@ -37,7 +38,7 @@ class RequestBodyLimit:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        limit = settings.REQUEST_MAX_BYTES
+        limit = settings.REQUEST_MAX_BYTES_BY_PATH.get(scope.get("path", ""), settings.REQUEST_MAX_BYTES)
         declared = declared_length(scope.get("headers", []))
         if declared is not None and declared > limit:
             return await send_too_large(send)

@@ -24,6 +24,7 @@ from django.db import DatabaseError, connections, transaction
 from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from core import replica
 from core.metrics import POOLS, pool_register
 
 log = logging.getLogger(__name__)
@@ -68,12 +69,6 @@ STANDBYS_SQL = """
 SELECT coalesce(nullif(application_name, ''), client_addr::text, 'standby'),
        coalesce(extract(epoch FROM replay_lag), 0)::float8
 FROM pg_stat_replication
-"""
-# On a standby: how far its replay is behind what it last heard of (0 when it has replayed
-# everything it received, so a quiet primary does not read as lag).
-REPLICA_LAG_SQL = """
-SELECT CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
-            ELSE coalesce(extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()), 0) END::float8
 """
 
 
@@ -191,12 +186,12 @@ def _read(alias: str) -> list:
         )
         for name, seconds in _query(alias, STANDBYS_SQL):
             lag.add_metric([name], seconds)
-    if "replica" in settings.DATABASES:
-        try:
-            ((seconds,),) = _query("replica", REPLICA_LAG_SQL)
-            lag.add_metric(["replica"], seconds)
-        except DatabaseError:
-            log.warning("dbstats: the replica did not answer", exc_info=True)
+    if replica.configured():
+        # The router's own reading (at most every REPLICA_CHECK_SECONDS); absent while the
+        # replica does not answer.
+        replica.HEALTH.check()
+        if replica.HEALTH.lag is not None:
+            lag.add_metric(["replica"], replica.HEALTH.lag)
     families.append(lag)
     return families
 

@@ -86,11 +86,11 @@ def check_upload_size(size: int | None) -> None:
 ENVELOPE_BYTES = 1024 * 1024
 
 
-def check_request_size(request) -> None:
-    """Refuses (413) an upload request whose declared body cannot hold an acceptable image,
-    before the body is parsed."""
-    if (declared_length(request.META) or 0) > settings.IMAGE_MAX_BYTES + ENVELOPE_BYTES:
-        raise ImageTooLarge(f"The upload is larger than {settings.IMAGE_MAX_BYTES // (1024 * 1024)} MB.")
+def check_request_size(request, *, images: int = 1) -> None:
+    """Refuses (413) an upload request whose declared body cannot hold `images` acceptable
+    images, before the body is parsed."""
+    if (declared_length(request.META) or 0) > images * settings.IMAGE_MAX_BYTES + ENVELOPE_BYTES:
+        raise ImageTooLarge(f"The upload is larger than {images * settings.IMAGE_MAX_BYTES // (1024 * 1024)} MB.")
 
 
 def image_process(*, upload, field: str = "image", thumbnail_edge: int = THUMBNAIL_EDGE) -> ProcessedImage:

@@ -11,6 +11,8 @@ PostgreSQL's own statistics say what is due:
   installed (1 - leaf density / 90%, the default fill factor), estimated otherwise from
   `pg_class` and `pg_stats` (the pages its rows need at 90% fill against the pages it has).
 
+Apps register their own prunes (`prune_register`: expired stories, ...), run after these.
+
 Every step runs on a connection of its own in autocommit with `lock_timeout` set: VACUUM,
 ANALYZE and REINDEX CONCURRENTLY take only SHARE UPDATE EXCLUSIVE locks (reads and writes go
 on), and a step that cannot get its lock within the bound gives up (reported, the rest goes
@@ -20,7 +22,7 @@ on) instead of queueing writers behind it. A REINDEX CONCURRENTLY that fails lea
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +36,24 @@ PAGE_BYTES = 8192
 PAGE_HEADER_BYTES = 24
 LINE_POINTER_BYTES = 4
 INDEX_TUPLE_HEADER_BYTES = 8
+
+
+@dataclass(frozen=True)
+class Prune:
+    """An app's expired data, pruned after the database steps: `due()` counts what would go
+    (for --dry-run), `run()` deletes it and returns how many went."""
+
+    name: str
+    due: Callable[[], int]
+    run: Callable[[], int]
+
+
+# What the apps register in their AppConfig.ready() (core imports no app).
+PRUNES: dict[str, Prune] = {}
+
+
+def prune_register(*, name: str, due: Callable[[], int], run: Callable[[], int]) -> None:
+    PRUNES[name] = Prune(name, due, run)
 
 
 @dataclass(frozen=True)
@@ -243,7 +263,8 @@ def run(conn: psycopg.Connection, step: Step) -> Step:
             before = _index_bytes(conn, step.target)
             conn.execute(step.sql)
             after = _index_bytes(conn, step.target)
-            step.result = f"index {before:,} -> {after:,} bytes (freed {before - after:,})"
+            change = f"freed {before - after:,}" if before >= after else f"grew {after - before:,}"
+            step.result = f"index {before:,} -> {after:,} bytes ({change})"
         else:
             dead_before, size_before = _table_figures(conn, step.table)
             conn.execute(step.sql)

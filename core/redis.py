@@ -1,5 +1,7 @@
 """Redis for what is not the channel layer (cache, throttles, presence): clients with short
 timeouts behind one breaker, so nothing in a request path waits on a Redis that is away.
+REDIS_URL may name a Sentinel set-up (`redis+sentinel://h1:26379,h2:26379,h3:26379/mymaster/0`):
+every client then asks the sentinels for the current master, so a failover is followed.
 
 After a Redis command fails or times out, `REDIS.available` is False for BREAK_SECONDS: the
 callers skip Redis and fall back (a miss, a per-process count, an unknown presence) instead
@@ -10,9 +12,12 @@ import asyncio
 import logging
 import threading
 import time
+from dataclasses import dataclass
 
 import redis
 import redis.asyncio
+import redis.asyncio.sentinel
+import redis.sentinel
 from django.conf import settings
 
 log = logging.getLogger(__name__)
@@ -21,6 +26,76 @@ BREAK_SECONDS = 5.0
 TIMEOUT_SECONDS = 0.25
 # What a failing Redis raises, from either client.
 OUTAGE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError, asyncio.TimeoutError)
+
+
+SENTINEL_SCHEME = "redis+sentinel://"
+
+
+@dataclass(frozen=True)
+class SentinelAddress:
+    """`redis+sentinel://host:port,host:port,.../master_name[/db]`: Redis behind Sentinel."""
+
+    sentinels: tuple[tuple[str, int], ...]
+    master: str
+    db: int
+
+
+def sentinel_address(url: str) -> SentinelAddress | None:
+    """The Sentinel set-up a REDIS_URL names, or None for a plain `redis://` URL."""
+    if not url.startswith(SENTINEL_SCHEME):
+        return None
+    hosts, _, path = url[len(SENTINEL_SCHEME) :].partition("/")
+    master, _, db = path.strip("/").partition("/")
+    sentinels = []
+    for host in hosts.split(","):
+        name, _, port = host.rpartition(":")
+        sentinels.append((name or host, int(port or 26379)))
+    if not master or not sentinels:
+        raise ValueError("REDIS_URL: redis+sentinel://host:port[,host:port...]/master_name[/db]")
+    return SentinelAddress(tuple(sentinels), master, int(db or 0))
+
+
+class SentinelPool:
+    """A connection pool class for Django's Redis cache (OPTIONS pool_class): `from_url`
+    of a `redis+sentinel://` URL gives a pool that asks the sentinels for the master."""
+
+    @classmethod
+    def from_url(cls, url: str, **options) -> redis.sentinel.SentinelConnectionPool:
+        address = sentinel_address(url)
+        assert address is not None
+        timeouts = {k: v for k, v in options.items() if k in ("socket_timeout", "socket_connect_timeout")}
+        manager = redis.sentinel.Sentinel(list(address.sentinels), sentinel_kwargs=timeouts)
+        return redis.sentinel.SentinelConnectionPool(address.master, manager, db=address.db, **options)
+
+
+def _sync_from_settings() -> redis.Redis:
+    address = sentinel_address(settings.REDIS_URL)
+    if address is None:
+        return redis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=TIMEOUT_SECONDS, socket_connect_timeout=TIMEOUT_SECONDS
+        )
+    manager = redis.sentinel.Sentinel(
+        list(address.sentinels),
+        sentinel_kwargs={"socket_timeout": TIMEOUT_SECONDS, "socket_connect_timeout": TIMEOUT_SECONDS},
+    )
+    return manager.master_for(
+        address.master, db=address.db, socket_timeout=TIMEOUT_SECONDS, socket_connect_timeout=TIMEOUT_SECONDS
+    )
+
+
+def _async_from_settings() -> redis.asyncio.Redis:
+    address = sentinel_address(settings.REDIS_URL)
+    if address is None:
+        return redis.asyncio.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=TIMEOUT_SECONDS, socket_connect_timeout=TIMEOUT_SECONDS
+        )
+    manager = redis.asyncio.sentinel.Sentinel(
+        list(address.sentinels),
+        sentinel_kwargs={"socket_timeout": TIMEOUT_SECONDS, "socket_connect_timeout": TIMEOUT_SECONDS},
+    )
+    return manager.master_for(
+        address.master, db=address.db, socket_timeout=TIMEOUT_SECONDS, socket_connect_timeout=TIMEOUT_SECONDS
+    )
 
 
 class Breaker:
@@ -59,9 +134,7 @@ def client() -> redis.Redis:
     global _sync_client
     with _sync_lock:
         if _sync_client is None:
-            _sync_client = redis.Redis.from_url(
-                settings.REDIS_URL, socket_timeout=TIMEOUT_SECONDS, socket_connect_timeout=TIMEOUT_SECONDS
-            )
+            _sync_client = _sync_from_settings()
         return _sync_client
 
 
@@ -72,9 +145,7 @@ def async_client() -> redis.asyncio.Redis:
     if found is None:
         for old in [old for old in _async_clients if old.is_closed()]:
             del _async_clients[old]
-        found = redis.asyncio.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=TIMEOUT_SECONDS, socket_connect_timeout=TIMEOUT_SECONDS
-        )
+        found = _async_from_settings()
         _async_clients[loop] = found
     return found
 

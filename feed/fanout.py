@@ -1,12 +1,15 @@
-"""Live `feed.post` and `story.new` pushes to the author's online followers, off the request path.
+"""Live `feed.post`, `post.update`, `post.delete` and `story.new` pushes to the author's
+online followers, off the request path.
 
-`post_created` is registered by `post_create` with `transaction.on_commit`; it only hands
-the post id to a small thread pool and returns. A worker loads the post once, serializes
-it once (`liked_by_me` false: a new post is liked by nobody), then walks the followers
+`post_created`, `post_updated` and `post_deleted` are registered by the post services with
+`transaction.on_commit`; each only hands the work to a small thread pool and returns. A
+worker loads the post once, serializes it once (`liked_by_me` and `saved_by_me` false: the
+frame is the same for everyone, a client keeps its own flags), then walks the followers
 that have a websocket seen within settings.PRESENCE_TTL_SECONDS, in chunks by user id,
-and publishes one `feed.post` per online follower (and to the author's own other tabs).
-Pushes are best effort (ephemeral, never replayed): a client that missed one refetches
-the feed page.
+and publishes one frame per online follower (and to the author's own other tabs). The
+audience is approved followers only (Follow rows: a pending request is none), so a
+private account's posts reach nobody else. Pushes are best effort (ephemeral, never
+replayed): a client that missed one refetches the feed page.
 """
 
 import logging
@@ -36,8 +39,18 @@ _lock = threading.Lock()
 
 
 def post_created(post_id: int) -> None:
-    """Schedules the fan-out of a committed post and returns at once."""
+    """Schedules the `feed.post` fan-out of a committed post and returns at once."""
     _schedule(fan_out, post_id)
+
+
+def post_updated(post_id: int) -> None:
+    """Schedules the `post.update` fan-out of a committed edit and returns at once."""
+    _schedule(update_fan_out, post_id)
+
+
+def post_deleted(*, author_id: int, post_id: int) -> None:
+    """Schedules the `post.delete` fan-out of a committed delete and returns at once."""
+    _schedule(delete_fan_out, author_id, post_id)
 
 
 def story_created(story_id: int) -> None:
@@ -45,8 +58,8 @@ def story_created(story_id: int) -> None:
     _schedule(story_fan_out, story_id)
 
 
-def _schedule(job, object_id: int) -> None:
-    future = _executor.submit(_run, job, object_id)
+def _schedule(job, *args: int) -> None:
+    future = _executor.submit(_run, job, *args)
     with _lock:
         _pending.add(future)
     future.add_done_callback(_forget)
@@ -95,12 +108,21 @@ def _push_to_audience(author_id: int, frame: dict) -> int:
         after = ids[-1]
 
 
-def fan_out(post_id: int) -> int:
-    """Publishes the post to its online audience now; returns how many users were told."""
+def fan_out(post_id: int, kind: str = "feed.post") -> int:
+    """Publishes the post (`feed.post`, or `post.update` after an edit) to its online
+    audience now; returns how many users were told."""
     post = Post.objects.select_related("author").filter(pk=post_id).first()
     if post is None:
         return 0
-    return _push_to_audience(post.author_id, {"type": "feed.post", "data": post_payload(post)})
+    return _push_to_audience(post.author_id, {"type": kind, "data": post_payload(post)})
+
+
+def update_fan_out(post_id: int) -> int:
+    return fan_out(post_id, "post.update")
+
+
+def delete_fan_out(author_id: int, post_id: int) -> int:
+    return _push_to_audience(author_id, {"type": "post.delete", "data": {"id": post_id}})
 
 
 def story_fan_out(story_id: int) -> int:
@@ -115,11 +137,11 @@ def story_fan_out(story_id: int) -> int:
     return _push_to_audience(story.author_id, {"type": "story.new", "data": data})
 
 
-def _run(job, object_id: int) -> None:
+def _run(job, *args: int) -> None:
     close_old_connections()
     try:
-        job(object_id)
+        job(*args)
     except Exception:  # noqa: BLE001 - best effort: the feed itself is read from the database
-        log.warning("fan-out %s of %s failed", job.__name__, object_id, exc_info=True)
+        log.warning("fan-out %s of %s failed", job.__name__, args, exc_info=True)
     finally:
         connection.close()

@@ -5,18 +5,50 @@ from accounts.serializers import UserBriefSerializer
 from feed.models import Comment, Post, Story
 
 
-class PostSerializer(serializers.ModelSerializer):
-    """post: `{id, author, image_url, thumbnail_url, caption, created_at, like_count,
-    comment_count, liked_by_me}`; also the `data` of a `feed.post` push.
+class PostImageSerializer(serializers.Serializer):
+    """One image of a post: `{url, thumbnail_url, width, height}`."""
 
-    `liked_by_me` is read from the instance's `liked_by_me` attribute, which selectors
-    annotate; absent, it is false.
+    url = serializers.CharField()
+    thumbnail_url = serializers.CharField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+
+
+def post_images(post: Post) -> list[dict]:
+    """The post's images in order: its own first image, then the PostImage rows (prefetched
+    by the selectors; ordered here too, for a post loaded without them)."""
+    images = [
+        {
+            "url": post.image.url if post.image else None,
+            "thumbnail_url": post.thumbnail.url if post.thumbnail else None,
+            "width": post.image_width,
+            "height": post.image_height,
+        }
+    ]
+    extras = sorted(post.extra_images.all(), key=lambda extra: extra.position) if post.pk else []
+    for extra in extras:
+        images.append(
+            {"url": extra.image.url, "thumbnail_url": extra.thumbnail.url, "width": extra.width, "height": extra.height}
+        )
+    return images
+
+
+class PostSerializer(serializers.ModelSerializer):
+    """post: `{id, author, image_url, thumbnail_url, images, caption, created_at,
+    edited_at, like_count, comment_count, liked_by_me, saved_by_me}`; also the `data` of
+    `feed.post` and `post.update` pushes.
+
+    `liked_by_me` and `saved_by_me` are read from the instance's attributes of those
+    names, which selectors annotate; absent, they are false. `image_url` and
+    `thumbnail_url` are the first image's.
     """
 
     author = UserBriefSerializer()
     image_url = serializers.SerializerMethodField()
     thumbnail_url = serializers.SerializerMethodField()
+    images = serializers.SerializerMethodField()
     liked_by_me = serializers.SerializerMethodField()
+    saved_by_me = serializers.SerializerMethodField()
 
     class Meta:
         model = Post
@@ -25,11 +57,14 @@ class PostSerializer(serializers.ModelSerializer):
             "author",
             "image_url",
             "thumbnail_url",
+            "images",
             "caption",
             "created_at",
+            "edited_at",
             "like_count",
             "comment_count",
             "liked_by_me",
+            "saved_by_me",
         ]
 
     @extend_schema_field(serializers.CharField())
@@ -40,9 +75,17 @@ class PostSerializer(serializers.ModelSerializer):
     def get_thumbnail_url(self, post: Post) -> str | None:
         return post.thumbnail.url if post.thumbnail else None
 
+    @extend_schema_field(PostImageSerializer(many=True))
+    def get_images(self, post: Post) -> list[dict]:
+        return post_images(post)
+
     @extend_schema_field(serializers.BooleanField())
     def get_liked_by_me(self, post: Post) -> bool:
         return bool(getattr(post, "liked_by_me", False))
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_saved_by_me(self, post: Post) -> bool:
+        return bool(getattr(post, "saved_by_me", False))
 
 
 def post_payload(post: Post) -> dict:

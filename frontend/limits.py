@@ -11,7 +11,7 @@ from django.contrib.auth.password_validation import MinimumLengthValidator, get_
 from accounts.models import USERNAME_CHARS, USERNAME_MAX, USERNAME_MESSAGE, USERNAME_MIN
 from accounts.services import BIO_MAX, FULL_NAME_MAX
 from chat.models import BODY_MAX
-from feed.models import CAPTION_MAX, COMMENT_MAX
+from feed.models import CAPTION_MAX, COMMENT_MAX, POST_IMAGES_MAX
 
 # The username rule without its anchors: an <input pattern> is anchored for it, and a
 # @mention sits inside other text.
@@ -38,6 +38,7 @@ def page_limits() -> dict[str, int | str]:
         "comment_max": COMMENT_MAX,
         "body_max": BODY_MAX,
         "image_max_bytes": settings.IMAGE_MAX_BYTES,
+        "post_images_max": POST_IMAGES_MAX,
         # As the server's own "larger than N MB" errors say it (core/images.py).
         "image_max_mb": settings.IMAGE_MAX_BYTES // (1024 * 1024),
     }

@@ -17,6 +17,7 @@ from accounts.models import User, is_username
 from accounts.selectors import is_blocked_by
 from chat.models import Participant
 from core.ids import is_id
+from feed.hashtags import is_tag_name
 from feed.models import Post
 from frontend.limits import page_limits
 
@@ -122,8 +123,20 @@ def post_page(request: HttpRequest, post_id: int) -> HttpResponse:
 
 
 @app_page
+def tag_page(request: HttpRequest, name: str) -> HttpResponse:
+    if not is_tag_name(name):
+        return _not_found(request)
+    return _shell(request, "tag", f"#{name.lower()}", tag_name=name.lower())
+
+
+@app_page
+def explore_page(request: HttpRequest) -> HttpResponse:
+    return _shell(request, "explore", "Explore")
+
+
+@app_page
 def search_page(request: HttpRequest) -> HttpResponse:
-    return _shell(request, "search", "Search", query=request.GET.get("q", "")[:30])
+    return _shell(request, "search", "Search", query=request.GET.get("q", "")[:101])
 
 
 @app_page
@@ -153,3 +166,19 @@ def conversation_page(request: HttpRequest, conversation_id: int) -> HttpRespons
 @app_page
 def notifications_page(request: HttpRequest) -> HttpResponse:
     return _shell(request, "notifications", "Notifications")
+
+
+@app_page
+def settings_page(request: HttpRequest) -> HttpResponse:
+    return _shell(request, "settings", "Settings")
+
+
+@public_page
+def forgot_password_page(request: HttpRequest) -> HttpResponse:
+    return _shell(request, "forgot_password", "Forgot password")
+
+
+@public_page
+def reset_password_page(request: HttpRequest) -> HttpResponse:
+    # The link's uid and token stay in the URL; the page's script reads them from there.
+    return _shell(request, "reset_password", "Choose a new password")

@@ -27,7 +27,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core.metrics import EVENTS_APPENDED
-from realtime import pg, registry
+from realtime import partitions, pg, registry
 from realtime.batch import lookups
 from realtime.db import database_call
 from realtime.models import Event, EventSequence
@@ -179,11 +179,22 @@ def can_resume(*, user_id: int, after: int) -> bool:
     return oldest is not None and oldest <= after + 1
 
 
-def prune(*, older_than: timedelta | None = None, batch: int = 5000) -> int:
-    """Deletes events past the retention period, in batches. Returns how many went."""
+def prune(*, older_than: timedelta | None = None, batch: int = 5000, lock_timeout_ms: int = 5000) -> int:
+    """Deletes events past the retention period. Returns how many went.
+
+    A partitioned log (PostgreSQL, realtime/partitions.py) drops each partition whose every
+    event is past retention, and deletes what the default partition holds past it; otherwise
+    rows are deleted in batches."""
     if older_than is None:
         older_than = timedelta(days=settings.EVENT_RETENTION_DAYS)
     cutoff = timezone.now() - older_than
+    if partitions.is_partitioned():
+        deleted = 0
+        for partition in partitions.expired(cutoff=cutoff):
+            rows, _bytes = partitions.size(partition.name)
+            partitions.drop(partition, lock_timeout_ms=lock_timeout_ms)
+            deleted += rows
+        return deleted + partitions.prune_default(cutoff=cutoff)
     deleted = 0
     while True:
         ids = list(Event.objects.filter(created_at__lt=cutoff).values_list("id", flat=True)[:batch])

@@ -29,6 +29,9 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 log = logging.getLogger("instaclone_client")
 
 CLOSE_UNAUTHENTICATED = 4401
+# The account holds WS_MAX_SOCKETS_PER_USER sockets already: the reconnect backoff (not
+# reset, since no hello came) spaces the retries out until one of them closes.
+CLOSE_TOO_MANY_SOCKETS = 4409
 
 
 class ServerError(Exception):
@@ -178,7 +181,10 @@ class InstacloneClient:
                 pass
             if ws.close_code == CLOSE_UNAUTHENTICATED:
                 raise AuthenticationFailed("the server closed with 4401")
-            log.info("connection to %s closed (%s)", url, ws.close_code)
+            if ws.close_code == CLOSE_TOO_MANY_SOCKETS:
+                log.warning("%s: too many sockets open for this account; retrying later", url)
+            else:
+                log.info("connection to %s closed (%s)", url, ws.close_code)
 
     def _handle(self, frame: dict, ws, *, resuming: bool) -> None:
         kind = frame.get("type")

@@ -11,7 +11,7 @@ from realtime import events
 from tests.factories import UserFactory, client_id
 
 CONVERSATION_KEYS = {"id", "participants", "last_message", "unread_count"}
-MESSAGE_KEYS = {"id", "conversation", "sender", "body", "client_id", "created_at"}
+MESSAGE_KEYS = {"id", "conversation", "sender", "body", "client_id", "created_at", "deleted"}
 
 
 def direct(a, b):

@@ -15,11 +15,14 @@ POST_FIELDS = {
     "author",
     "image_url",
     "thumbnail_url",
+    "images",
     "caption",
     "created_at",
+    "edited_at",
     "like_count",
     "comment_count",
     "liked_by_me",
+    "saved_by_me",
 }
 BRIEF_FIELDS = {"id", "username", "full_name", "avatar_url"}
 

@@ -14,7 +14,7 @@ from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
-PAGES = ["/", "/upload", "/inbox", "/notifications", "/search"]
+PAGES = ["/", "/upload", "/inbox", "/notifications", "/search", "/explore", "/t/lake", "/settings"]
 
 
 def session_client(user) -> Client:
@@ -174,7 +174,7 @@ def test_the_image_limit_follows_the_setting(user, settings):
 
     # then
     assert body_data(page)["image-max-bytes"] == str(5 * 1024 * 1024)
-    assert b"up to 5 MB." in page
+    assert b"up to 5 MB each" in page
 
 
 @pytest.mark.parametrize("path", ["/login", "/signup"] + PAGES)

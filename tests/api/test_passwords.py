@@ -6,7 +6,7 @@ import pytest
 from django.core import mail
 from rest_framework.test import APIClient
 
-from accounts import passwords
+from accounts import mail as outgoing
 from accounts.models import Credential, User
 from core.crypto import digest
 from tests.api.test_sessions import csrf, login, token_client
@@ -72,7 +72,7 @@ def test_change_over_a_token_keeps_that_token():
 
 
 def reset_link_in_mail() -> tuple[str, str]:
-    assert passwords.wait_idle()
+    outgoing.drain()
     assert len(mail.outbox) == 1
     match = re.search(r"/reset-password\?uid=([\w-]+)&token=([\w-]+)", mail.outbox[0].body)
     assert match, mail.outbox[0].body
@@ -105,7 +105,7 @@ def test_reset_mails_a_link_that_sets_a_new_password_and_revokes_everything(api_
 def test_reset_answers_the_same_for_an_unknown_address(api_client):
     response = api_client.post("/api/auth/password-reset", {"email": "nobody@example.com"}, format="json")
     assert response.status_code == 202 and response.content == b""
-    assert passwords.wait_idle()
+    outgoing.drain()
     assert mail.outbox == []
 
 
@@ -143,3 +143,19 @@ def test_password_endpoints_need_their_fields(api_client):
     assert api_client.post("/api/auth/password-reset", {}, format="json").status_code == 400
     assert api_client.post("/api/me/password", {}, format="json").status_code == 401
     assert APIClient().post("/api/auth/password-reset/confirm", {"uid": "x"}, format="json").status_code == 400
+
+
+@pytest.mark.django_db
+def test_a_reset_from_the_signed_in_browser_itself_ends_that_session_cleanly(settings):
+    # given: a browser signed in, whose session is due a touch
+    settings.CREDENTIAL_TOUCH_SECONDS = 0
+    UserFactory(username="alice", email="alice@example.com")
+    browser, _ = login("alice")
+    browser.post("/api/auth/password-reset", {"email": "alice@example.com"}, format="json", **csrf(browser))
+    uid, reset_token = reset_link_in_mail()
+    # when: the same browser confirms the reset
+    confirm = {"uid": uid, "token": reset_token, "new_password": NEW_PASSWORD}
+    response = browser.post("/api/auth/password-reset/confirm", confirm, format="json", **csrf(browser))
+    # then: done, and that session is over too
+    assert response.status_code == 204
+    assert browser.get("/api/me").status_code == 401

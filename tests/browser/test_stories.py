@@ -79,6 +79,8 @@ def test_post_a_story_watch_it_from_another_account_then_see_seen_by(people):
     seen_by.click()
     expect(own.locator("#story-viewers .viewer")).to_have_count(1)
     expect(own.locator("#story-viewers .viewer")).to_contain_text(bob.username)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    ava_feed.screenshot(path=str(SCREENSHOTS / "stories-seen-by-desktop.png"))
     ava_feed.keyboard.press("Escape")
     expect(own).to_be_hidden()
 

@@ -490,6 +490,15 @@ def test_prometheus_scrapes_the_app_and_the_database(stack):
         what="instaclone_ws_connections",
     )
     assert {r["metric"]["instance"] for r in app} <= {"web1:8000", "web2:8000"} and app
+    # the database's figures as the app reads them (through PgBouncer), per node
+    for query in (
+        'instaclone_db_up{job="instaclone"} == 1',
+        'instaclone_db_pool_size{job="instaclone",pool="django"}',
+        'instaclone_db_transactions_total{job="instaclone",result="commit"}',
+        'instaclone_db_table_dead_tuples{job="instaclone",table="chat_message"}',
+        'instaclone_event_log_bytes{job="instaclone"} > 0',
+    ):
+        assert wait_until(lambda q=query: prometheus_query(stack, q), timeout=60, what=query)
     # the database's, from the exporter
     up = wait_until(lambda: prometheus_query(stack, "pg_up"), timeout=60, what="pg_up")
     assert up[0]["value"][1] == "1"

@@ -131,7 +131,7 @@ def test_dumpdata_then_loaddata_into_a_fresh_database_restores_every_row(tmp_pat
         "notifications_notification",
         "realtime_event",
         "realtime_eventsequence",
-        "accounts_apitoken",
+        "accounts_credential",
         "accounts_block",
         "feed_story",
         "feed_storyview",

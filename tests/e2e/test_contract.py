@@ -30,21 +30,26 @@ PROFILE = {
     "following_count",
     "post_count",
     "is_following",
+    "is_private",
+    "follow_status",
 }
 POST = {
     "id",
     "author",
     "image_url",
     "thumbnail_url",
+    "images",
     "caption",
     "created_at",
+    "edited_at",
     "like_count",
     "comment_count",
     "liked_by_me",
+    "saved_by_me",
 }
 COMMENT = {"id", "post", "author", "body", "created_at"}
 CONVERSATION = {"id", "participants", "last_message", "unread_count"}
-MESSAGE = {"id", "conversation", "sender", "body", "client_id", "created_at"}
+MESSAGE = {"id", "conversation", "sender", "body", "client_id", "created_at", "deleted"}
 NOTIFICATION = {"id", "verb", "actor", "post", "comment", "created_at", "read"}
 
 

@@ -1,7 +1,7 @@
 """`db_maintenance` under DM traffic: a real daphne node, pairs of people sending DMs over
 sockets without pause, and the maintenance run in the middle of it with every threshold at
 zero (so it vacuums and analyzes every table and rebuilds every index, the event log's and
-the messages' included, CONCURRENTLY). It must finish without error; no send may fail, no
+the messages' included, CONCURRENTLY) and two more event log partitions to attach. It must finish without error; no send may fail, no
 event be lost or doubled; and no session may wait on a lock longer than the maintenance's
 lock_timeout allows (PostgreSQL's own view, sampled all along)."""
 
@@ -164,6 +164,7 @@ def test_maintenance_during_dm_traffic_loses_nothing_and_holds_no_lock_past_its_
             "--reindex-bloat=0",
             "--reindex-min-bytes=0",
             f"--lock-timeout={LOCK_TIMEOUT}",
+            "--partitions-ahead=4",
             cwd=ROOT,
             env=env,
             stdout=asyncio.subprocess.PIPE,
@@ -192,8 +193,9 @@ def test_maintenance_during_dm_traffic_loses_nothing_and_holds_no_lock_past_its_
     assert code == 0, out + err
     assert re.search(r'^REINDEX INDEX CONCURRENTLY "realtime_event_\w+": index [\d,]+ -> [\d,]+ bytes', out, re.M), out
     assert re.search(r'^REINDEX INDEX CONCURRENTLY "chat_message_\w+": index', out, re.M), out
-    assert re.search(r'^(VACUUM \(ANALYZE\)|ANALYZE) "realtime_event"', out, re.M), out
-    assert "failed" not in out
+    assert re.search(r'^(VACUUM \(ANALYZE\)|ANALYZE) "realtime_event(_p\d+)?"', out, re.M), out
+    assert re.search(r"^create partition realtime_event_p\d+ ", out, re.M), out
+    assert "failed" not in out and "skipped" not in out
     # and traffic went on all along: no error, every DM reached its receiver and its sender's
     # socket once, in order
     assert sent_during > 0 and all(sent)

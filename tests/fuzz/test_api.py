@@ -26,6 +26,7 @@ from schemathesis import GenerationMode
 
 from chat.services import conversation_open, message_send
 from feed.services import comment_create, post_create
+from feed.story_services import story_create
 from tests.factories import UserFactory, image_bytes, image_upload, issue_token
 
 MAX_EXAMPLES = 25
@@ -64,6 +65,8 @@ def world(in_test_transaction):
     comment = comment_create(author=friend, post_id=mine.pk, body="hello @" + me.username)
     conversation, _ = conversation_open(creator=me, usernames=[friend.username])
     message, _ = message_send(sender=friend, conversation_id=conversation.pk, body="hi", client_id=str(uuid.uuid4()))
+    my_story = story_create(author=me, image=image_upload())
+    their_story = story_create(author=friend, image=image_upload())
     return {
         "user": me,
         "token": issue_token(me),
@@ -72,6 +75,7 @@ def world(in_test_transaction):
             "comment_id": [comment.pk],
             "conversation_id": [conversation.pk],
             "message_id": [message.pk],
+            "story_id": [my_story.pk, their_story.pk],
             "username": [friend.username, me.username],
         },
     }

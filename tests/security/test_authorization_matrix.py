@@ -34,10 +34,10 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.models import Block, Credential, FollowRequest, User
+from accounts.models import Block, Credential, ExportJob, FollowRequest, User
 from accounts.services import follow_create
 from chat.services import conversation_open, message_send
-from feed.models import Comment, Post, Story
+from feed.models import Comment, Hashtag, Post, PostHashtag, Story
 from realtime import registry
 from tests.factories import PASSWORD, UserFactory, image_upload, issue_token
 
@@ -97,6 +97,11 @@ ENDPOINTS: dict[tuple[str, str], Row] = {
     ("GET", "api/me"): signed_in(200),
     ("PATCH", "api/me"): signed_in(200, body=lambda w: {"bio": "changed"}),
     ("GET", "api/me/blocked"): signed_in(200),
+    ("DELETE", "api/me"): signed_in(204, body=lambda w: {"password": PASSWORD}),
+    # {export_id}: the owner's export, still pending
+    ("POST", "api/me/export"): signed_in(202),
+    ("GET", "api/me/export/<int:export_id>"): signed_in(404, owner=200),
+    ("GET", "api/me/export/<int:export_id>/download"): signed_in(404),
     ("GET", "api/users"): signed_in(200),
     ("GET", "api/users/<str:username>"): signed_in(200, blocked=404),
     ("POST", "api/users/<str:username>/follow"): signed_in(201, owner=400, follower=200, blocked=404, private=202),
@@ -124,9 +129,18 @@ ENDPOINTS: dict[tuple[str, str], Row] = {
     ("GET", "api/feed"): signed_in(200),
     ("POST", "api/posts"): signed_in(201, body=lambda w: {"image": image_upload()}, multipart=True),
     ("GET", "api/posts/<int:post_id>"): signed_in(200, blocked=404, private=403),
+    ("PATCH", "api/posts/<int:post_id>"): signed_in(403, owner=200, blocked=404, body=lambda w: {"caption": "new"}),
+    ("POST", "api/posts/<int:post_id>/save"): signed_in(201, blocked=404, private=403),
+    ("DELETE", "api/posts/<int:post_id>/save"): signed_in(200, blocked=404, private=403),
+    ("GET", "api/me/saved"): signed_in(200),
+    # {name}: a tag on the owner's post
+    ("GET", "api/tags"): signed_in(200),
+    ("GET", "api/tags/<str:name>"): signed_in(200),
+    ("GET", "api/tags/<str:name>/posts"): signed_in(200),
+    ("GET", "api/explore"): signed_in(200),
     ("DELETE", "api/posts/<int:post_id>"): signed_in(403, owner=204, blocked=404),
     ("POST", "api/posts/<int:post_id>/like"): signed_in(201, blocked=404, private=403),
-    ("DELETE", "api/posts/<int:post_id>/like"): signed_in(200, blocked=404),
+    ("DELETE", "api/posts/<int:post_id>/like"): signed_in(200, blocked=404, private=403),
     ("GET", "api/posts/<int:post_id>/comments"): signed_in(200, blocked=404, private=403),
     ("POST", "api/posts/<int:post_id>/comments"): signed_in(
         201, blocked=404, private=403, body=lambda w: {"body": "nice"}
@@ -171,6 +185,11 @@ ENDPOINTS: dict[tuple[str, str], Row] = {
     ("GET", "inbox"): page(200),
     ("GET", "inbox/<int:conversation_id>"): page(404, owner=200, participant=200),
     ("GET", "notifications"): page(200),
+    ("GET", "explore"): page(200),
+    ("GET", "settings"): page(200),
+    ("GET", "t/<str:name>"): page(200),
+    ("GET", "forgot-password"): public(200),
+    ("GET", "reset-password"): public(200),
 }
 
 # Socket frames on the owner's conversation: "ack", "error:<code>", or "silent" (no answer).
@@ -194,6 +213,8 @@ class World:
     story: Story
     follow_request: FollowRequest
     credential: Credential
+    export: ExportJob
+    tag: Hashtag
     tokens: dict[str, str] = field(default_factory=dict)
 
     def user(self, role: str) -> User | None:
@@ -218,10 +239,13 @@ def make_world(role: str) -> World:
     follow_request = FollowRequest.objects.create(requester=people["stranger"], target=owner)
     issue_token(owner)
     credential = Credential.objects.filter(user=owner).order_by("id").first()
+    export = ExportJob.objects.create(user=owner)
+    tag = Hashtag.objects.create(name=f"matrix{uuid.uuid4().hex[:8]}", post_count=1)
+    PostHashtag.objects.create(hashtag=tag, post=post)
     if role == "private":
         owner.is_private = True
         owner.save(update_fields=["is_private"])
-    return World(owner, people, post, comment, conversation.pk, message, story, follow_request, credential)
+    return World(owner, people, post, comment, conversation.pk, message, story, follow_request, credential, export, tag)
 
 
 WORLD_PARAMS: dict[str, Callable[[World], object]] = {
@@ -232,6 +256,8 @@ WORLD_PARAMS: dict[str, Callable[[World], object]] = {
     "story_id": lambda w: w.story.pk,
     "request_id": lambda w: w.follow_request.pk,
     "credential_id": lambda w: w.credential.pk,
+    "export_id": lambda w: w.export.pk,
+    "name": lambda w: w.tag.name,
 }
 
 

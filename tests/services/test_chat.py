@@ -140,6 +140,7 @@ def test_send_stores_the_message_and_tells_every_participant_including_the_sende
         "body": "hello there",
         "client_id": cid,
         "created_at": message.created_at.isoformat().replace("+00:00", "Z"),
+        "deleted": False,
     }
     for person in (alice, bob, carol):
         assert kinds_for(person) == [("message.new", expected)]
@@ -348,6 +349,7 @@ def test_message_new_reaches_the_channel_layer_only_after_commit():
             "body": "ding",
             "client_id": "c-1",
             "created_at": message.created_at.isoformat().replace("+00:00", "Z"),
+            "deleted": False,
         },
     }
 

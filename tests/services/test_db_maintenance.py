@@ -193,3 +193,102 @@ def test_on_sqlite_it_vacuums_and_analyzes_and_says_what_it_skipped(tmp_path):
     assert re.search(r"^ANALYZE: [\d,]+ -> [\d,]+ pages", result.stdout, re.MULTILINE), result.stdout
     assert re.search(r"^VACUUM: [\d,]+ -> [\d,]+ pages \(freed [\d,]+\)", result.stdout, re.MULTILINE)
     assert "prune events: deleted 0" in result.stdout
+
+
+partitioned_only = pytest.mark.skipif(not settings.POSTGRES, reason="the event log is partitioned on PostgreSQL")
+
+
+def partition_of(event_id: int) -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tableoid::regclass::text FROM realtime_event WHERE id = %s", [event_id])
+        return cursor.fetchone()[0]
+
+
+@partitioned_only
+@pytest.mark.django_db(transaction=True)
+def test_the_event_log_is_partitioned_by_time_with_ids_unique_and_increasing(user, other_user):
+    from realtime import partitions
+
+    # given: the migration's partitions reach two spans past the current one
+    assert partitions.is_partitioned()
+    existing = partitions.partitions()
+    now = partitions.now()
+    assert existing[0].start <= now and existing[-1].end == partitions.floor(now) + 3 * partitions.span()
+    # when: events are appended
+    for n in range(3):
+        with transaction.atomic():
+            events.append(user_ids=[user.pk, other_user.pk], kind="notification.new", data={"n": n})
+    # then: they land in the current partition, ids unique and increasing, seq per recipient
+    rows = list(Event.objects.order_by("id").values_list("id", "user_id", "seq"))
+    ids = [row[0] for row in rows]
+    assert ids == sorted(set(ids))
+    assert [seq for _, uid, seq in rows if uid == user.pk] == [1, 2, 3]
+    assert partition_of(ids[-1]) == partitions.name_for(partitions.floor(now))
+
+
+@partitioned_only
+@pytest.mark.django_db(transaction=True)
+def test_maintenance_creates_partitions_ahead_taking_rows_from_the_default_and_drops_expired_ones(user, settings):
+    from realtime import partitions
+
+    settings.EVENT_RETENTION_DAYS = 30
+    span = partitions.span()
+    now = partitions.now()
+    # given: the newest partition is missing (a maintenance that did not run), so an event of
+    # that span went to the default partition
+    newest = partitions.partitions()[-1]
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE {newest.name}")
+    with transaction.atomic():
+        events.append(user_ids=[user.pk], kind="notification.new", data={"n": 0})
+    future = Event.objects.get()
+    Event.objects.filter(pk=future.pk).update(created_at=newest.start + timedelta(hours=1))
+    assert partition_of(future.pk) == partitions.DEFAULT
+    # and an old partition, six spans back, whole past retention, holding two events
+    old_start = partitions.floor(now) - 6 * span
+    partitions.create(old_start, old_start + span, lock_timeout_ms=1000)
+    for n in (1, 2):
+        with transaction.atomic():
+            events.append(user_ids=[user.pk], kind="notification.new", data={"n": n})
+    Event.objects.filter(seq__in=[2, 3]).update(created_at=old_start + timedelta(days=1))
+    assert partition_of(Event.objects.get(seq=2).pk) == partitions.name_for(old_start)
+    # when: the plan
+    plan = run("--dry-run")
+    # then
+    assert f"create {newest.name}" in plan and "taking 1 row(s) from the default partition" in plan
+    assert f"drop {partitions.name_for(old_start)}" in plan and ": 2 event(s)" in plan
+    assert "Prunes: 2 event(s) older than 30 day(s)" in plan
+    # when: it runs
+    output = run()
+    # then: the missing partition is back with its row, the expired one is gone with its two
+    assert f"create partition {newest.name}" in output and "took 1 row(s) over from the default partition" in output
+    assert re.search(rf"drop partition {partitions.name_for(old_start)}: 2 event\(s\), freed [\d,]+ bytes", output)
+    assert "prune events: deleted 2 older than 30 day(s)" in output
+    assert partition_of(future.pk) == newest.name
+    assert list(Event.objects.values_list("seq", flat=True)) == [1]
+    assert [p.name for p in partitions.partitions()][-1] == newest.name
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_apps_prunes_run_after_the_database_steps(user):
+    from feed.models import Story
+
+    # given: a story that expired a day ago, and a live one
+    past = timezone.now() - timedelta(hours=48)
+    Story.objects.create(author=user, image="", created_at=past, expires_at=past + timedelta(hours=24))
+    live = Story.objects.create(
+        author=user, image="", created_at=timezone.now(), expires_at=timezone.now() + timedelta(hours=24)
+    )
+    # when
+    planned = run("--dry-run")
+    # then
+    assert "1 expired stories" in planned and Story.objects.count() == 2
+    # when
+    output = run()
+    # then
+    assert "prune expired stories: deleted 1" in output
+    assert list(Story.objects.values_list("pk", flat=True)) == [live.pk]

@@ -33,6 +33,10 @@ APP_METRICS = {
     "instaclone_ws_events_out_total",
     "instaclone_ws_gaps_filled_total",
     "instaclone_http_request_seconds",
+    "instaclone_db_blocks_total",  # counter, label source="hit"|"read"
+    "instaclone_db_oldest_transaction_seconds",  # gauge
+    "instaclone_event_log_bytes",  # gauge
+    "instaclone_event_log_oldest_seconds",  # gauge
 }
 REQUIRED_ALERTS = {
     "PostgresDown": "pg_up",

@@ -60,5 +60,7 @@ def test_every_contract_path_is_in_the_schema():
         "/api/me/password",
         "/api/auth/password-reset",
         "/api/auth/password-reset/confirm",
+        "/api/me/export",
+        "/api/me/export/{export_id}",
     }
     assert contract <= paths

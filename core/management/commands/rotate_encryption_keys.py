@@ -1,4 +1,5 @@
-"""Re-encrypts every EncryptedTextField value under the newest FIELD_ENCRYPTION_KEYS key.
+"""Re-encrypts every EncryptedTextField value under the newest FIELD_ENCRYPTION_KEYS key,
+then recomputes every KeyedHashField (the HMAC of an encrypted column) under it.
 
 Rotation: put a new key first in FIELD_ENCRYPTION_KEYS (keep the old ones after it), restart
 the app, run this command, then drop the old keys. Rows are read and written as raw
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections, router, transaction
-from django.db.models import Model
+from django.db.models import Field, Model
 
 from core import crypto
 
@@ -46,6 +47,17 @@ def encrypted_columns() -> list[Column]:
         for f in meta.local_concrete_fields:
             if isinstance(f, crypto.EncryptedTextField) and f.column:
                 found.append(Column(model=model, field_name=f.name, column=f.column))
+    return found
+
+
+def keyed_hash_columns() -> list[tuple[type[Model], crypto.KeyedHashField]]:
+    """Every concrete KeyedHashField of every installed, managed, non-proxy model."""
+    found: list[tuple[type[Model], crypto.KeyedHashField]] = []
+    for model in apps.get_models():
+        meta = model._meta
+        if meta.proxy or not meta.managed:
+            continue
+        found.extend((model, f) for f in meta.local_concrete_fields if isinstance(f, crypto.KeyedHashField))
     return found
 
 
@@ -92,6 +104,9 @@ class Command(BaseCommand):
             )
             for pk in tally.failed[:20]:
                 self.stderr.write(f"  {column.label} pk={pk}: decrypts with none of the configured keys")
+        for model, hash_field in keyed_hash_columns():
+            changed = self.rehash_column(model, hash_field, batch_size=batch_size)
+            self.stdout.write(f"{model._meta.label}.{hash_field.name}: {changed} rehashed")
         if failures:
             raise CommandError(
                 f"{failures} values decrypt with none of the configured keys and were left as they are; "
@@ -152,3 +167,41 @@ class Command(BaseCommand):
                 bar.update(0, 0)
             bar.close()
         return tally
+
+    def rehash_column(self, model: type[Model], hash_field: crypto.KeyedHashField, *, batch_size: int) -> int:
+        """Recomputes one keyed-hash column from its (decrypted) source, batch by batch."""
+        source = model._meta.get_field(hash_field.source)
+        assert isinstance(source, Field) and source.column and hash_field.column
+        alias = router.db_for_write(model)
+        conn = connections[alias]
+        quote = conn.ops.quote_name
+        meta = model._meta
+        assert meta.pk is not None and meta.pk.column
+        table, pk = quote(meta.db_table), quote(meta.pk.column)
+        src, col = quote(source.column), quote(hash_field.column)
+        lock = " FOR UPDATE" if conn.features.has_select_for_update else ""
+        changed = 0
+        last_pk = None
+        while True:
+            with transaction.atomic(using=alias), conn.cursor() as cursor:
+                where = "" if last_pk is None else f"WHERE {pk} > %s "
+                params = ([] if last_pk is None else [last_pk]) + [batch_size]
+                cursor.execute(f"SELECT {pk}, {src}, {col} FROM {table} {where}ORDER BY {pk} LIMIT %s{lock}", params)
+                rows = cursor.fetchall()
+                if not rows:
+                    return changed
+                last_pk = rows[-1][0]
+                updates = []
+                for row_pk, raw, stored in rows:
+                    if raw is None:
+                        continue
+                    try:
+                        plain = crypto.decrypt(raw) if raw.startswith(crypto.PREFIX) else raw
+                    except ValueError:
+                        continue  # reported by the column pass above
+                    fresh = hash_field.hash_of(plain)
+                    if fresh != stored:
+                        updates.append((fresh, row_pk))
+                if updates:
+                    cursor.executemany(f"UPDATE {table} SET {col} = %s WHERE {pk} = %s", updates)
+                    changed += len(updates)

@@ -5,7 +5,7 @@ import { gateway } from "./socket.js";
 import { notificationItem } from "./notify.js";
 import { $, h, me, refreshTimes, toast, userId } from "./util.js";
 
-const PAGES = new Set(["login", "signup", "feed", "upload", "profile", "post", "inbox", "conversation", "notifications", "search"]);
+const PAGES = new Set(["login", "signup", "feed", "upload", "profile", "post", "inbox", "conversation", "notifications", "search", "tag", "explore", "settings", "forgot_password", "reset_password"]);
 
 const STATUS_TEXT = {
   reconnecting: "Reconnecting…",

@@ -11,13 +11,21 @@ export function notificationText(notification) {
       return "started following you.";
     case "mention":
       return "mentioned you in a comment.";
+    case "follow_request":
+      return "asked to follow you.";
+    case "follow_accept":
+      return "accepted your follow request.";
     default:
       return "did something.";
   }
 }
 
 export function notificationItem(notification) {
-  const href = notification.post ? `/p/${notification.post}` : `/u/${encodeURIComponent(notification.actor.username)}`;
+  const href = notification.post
+    ? `/p/${notification.post}`
+    : notification.verb === "follow_request"
+      ? `/u/${encodeURIComponent(document.body.dataset.meUsername || notification.actor.username)}`
+      : `/u/${encodeURIComponent(notification.actor.username)}`;
   return h(
     "li",
     { class: `notif ${notification.read ? "" : "unread"}`.trim(), dataset: { id: notification.id } },

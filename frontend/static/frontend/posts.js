@@ -1,6 +1,39 @@
 // A post card (feed) and the like toggle shared by the feed and the post page.
 import { api } from "./api.js";
+import { editedMark, postMedia } from "./carousel.js";
 import { avatar, h, plural, richText, timeEl, toast, userLink } from "./util.js";
+
+export function saveLabel(saved) {
+  return saved ? "★ Saved" : "☆ Save";
+}
+
+/** Saves or unsaves `post` (mutated with the server's answer) and calls `onChange`. */
+export async function toggleSave(post, onChange) {
+  const saving = !post.saved_by_me;
+  post.saved_by_me = saving;
+  onChange(post);
+  try {
+    const fresh = await api(`/api/posts/${post.id}/save`, { method: saving ? "POST" : "DELETE" });
+    post.saved_by_me = fresh.saved_by_me;
+  } catch (error) {
+    post.saved_by_me = !saving;
+    toast(error.detail || "Could not save the post.");
+  }
+  onChange(post);
+}
+
+/** The caption line of a card: the author's name and the linked text. */
+function captionLine(post) {
+  return h("p", { class: "caption", hidden: !post.caption }, h("strong", {}, post.author.username), " ", richText(post.caption));
+}
+
+/** A card on the page shows `post` as edited (a `post.update` frame): caption and mark. */
+export function applyUpdate(card, post) {
+  card.querySelector(".caption").replaceWith(captionLine(post));
+  const mark = card.querySelector(".edited");
+  mark.hidden = !post.edited_at;
+  mark.title = post.edited_at || "";
+}
 
 export function likeLabel(liked) {
   return liked ? "♥ Liked" : "♡ Like";
@@ -38,17 +71,24 @@ export function postCard(post) {
     likeCount.textContent = plural(fresh.like_count, "like", "likes");
   };
   likeButton.addEventListener("click", () => toggleLike(post, update));
+  const saveButton = h("button", { type: "button", class: "save-button", "aria-pressed": String(Boolean(post.saved_by_me)) }, saveLabel(post.saved_by_me));
+  saveButton.addEventListener("click", () =>
+    toggleSave(post, (fresh) => {
+      saveButton.textContent = saveLabel(fresh.saved_by_me);
+      saveButton.setAttribute("aria-pressed", String(fresh.saved_by_me));
+    }),
+  );
   const alt = post.caption ? `Photo by ${post.author.username}: ${post.caption.slice(0, 120)}` : `Photo by ${post.author.username}`;
   return h(
     "article",
     { class: "post-card card", dataset: { id: post.id } },
-    h("header", { class: "post-author" }, avatar(post.author), userLink(post.author), timeEl(post.created_at, { class: "muted" })),
-    h("a", { href: `/p/${post.id}`, class: "post-image-link" }, h("img", { src: post.image_url, alt, loading: "lazy", class: "post-image" })),
+    h("header", { class: "post-author" }, avatar(post.author), userLink(post.author), timeEl(post.created_at, { class: "muted" }), editedMark(post)),
+    postMedia(post, { alt, href: `/p/${post.id}` }),
     h(
       "div",
       { class: "post-body" },
-      h("div", { class: "post-actions" }, likeButton, likeCount, h("a", { href: `/p/${post.id}`, class: "comment-link" }, plural(post.comment_count, "comment", "comments"))),
-      post.caption ? h("p", { class: "caption" }, h("strong", {}, post.author.username), " ", richText(post.caption)) : null,
+      h("div", { class: "post-actions" }, likeButton, likeCount, h("a", { href: `/p/${post.id}`, class: "comment-link" }, plural(post.comment_count, "comment", "comments")), saveButton),
+      captionLine(post),
     ),
   );
 }

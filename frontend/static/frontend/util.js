@@ -31,7 +31,9 @@ export const $ = (selector, root = document) => root.querySelector(selector);
 const USERNAME_PATTERN = document.body.dataset.usernamePattern;
 /** Matches a whole username. */
 export const USERNAME = new RegExp(`^(?:${USERNAME_PATTERN})$`);
-const MENTION = new RegExp(`(@(?:${USERNAME_PATTERN}))`);
+// The server's hashtag rule (feed/hashtags.py): `#` then 1-100 letters, digits or `_`,
+// with no letter, digit, `_`, `#` or `&` just before it.
+const LINKS = new RegExp(`(@(?:${USERNAME_PATTERN})|(?<![\\p{L}\\p{N}_#&])#[\\p{L}\\p{N}_]{1,100}(?![\\p{L}\\p{N}_]))`, "u");
 
 /** A number the server printed on <body data-…> (frontend/limits.py: a message's length, an
  *  image's size…), by its dataset name: pageLimit("bodyMax") reads data-body-max. */
@@ -46,12 +48,15 @@ export function megabytes(bytes) {
   return Math.floor(bytes / (1024 * 1024));
 }
 
-/** Text with @mentions turned into profile links; everything else stays plain text. */
+/** Text with @mentions turned into profile links and #tags into tag links; everything
+ *  else stays plain text. */
 export function richText(text) {
   const fragment = document.createDocumentFragment();
-  const parts = String(text ?? "").split(MENTION);
+  const parts = String(text ?? "").split(LINKS);
   parts.forEach((part, index) => {
-    if (index % 2 === 1) fragment.append(h("a", { href: `/u/${encodeURIComponent(part.slice(1))}` }, part));
+    if (index % 2 === 1 && part.startsWith("#")) {
+      fragment.append(h("a", { href: `/t/${encodeURIComponent(part.slice(1).toLowerCase())}`, class: "hashtag" }, part));
+    } else if (index % 2 === 1) fragment.append(h("a", { href: `/u/${encodeURIComponent(part.slice(1))}` }, part));
     else if (part) fragment.append(document.createTextNode(part));
   });
   return fragment;

@@ -4,7 +4,8 @@ On PostgreSQL (core/maintenance.py has the rules): `VACUUM (ANALYZE)` on tables 
 dead-tuple threshold, `ANALYZE` where statistics are stale, `REINDEX INDEX CONCURRENTLY` on
 B-tree indexes past the bloat threshold; each step on its own connection with `lock_timeout`,
 so it never holds up the app's writers longer than that. Then the prunes: events past the
-retention period, expired sessions, users left in the online set by nodes that died.
+retention period, expired sessions, users left in the online set by nodes that died, and
+what the apps register (core.maintenance.prune_register: expired stories).
 
     python manage.py db_maintenance --dry-run     # the plan, with the numbers behind each step
 
@@ -17,13 +18,15 @@ failed: the next run does it).
 import time
 from datetime import timedelta
 
+import psycopg
 from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.core.management.base import BaseCommand, CommandError
+from django.db import OperationalError
 from django.utils import timezone
 
 from core import maintenance
-from realtime import events, presence
+from realtime import events, partitions, presence
 from realtime.models import Event
 
 DEFAULTS = maintenance.Thresholds()
@@ -107,6 +110,12 @@ class Command(BaseCommand):
             default=None,
             help=f"prune events older than this (default EVENT_RETENTION_DAYS = {settings.EVENT_RETENTION_DAYS})",
         )
+        parser.add_argument(
+            "--partitions-ahead",
+            type=int,
+            default=2,
+            help="on a partitioned event log, keep this many partitions ready past the current one (default 2)",
+        )
         parser.add_argument("--no-progress", action="store_true", help="do not draw the progress bar")
 
     def handle(self, *args, **options):
@@ -132,7 +141,11 @@ class Command(BaseCommand):
             self.postgres(thresholds, lock_timeout_ms=int(options["lock_timeout"] * 1000))
         else:
             self.sqlite()
-        self.prunes(timedelta(days=days))
+        self.prunes(
+            timedelta(days=days),
+            lock_timeout_ms=int(options["lock_timeout"] * 1000),
+            ahead=options["partitions_ahead"],
+        )
         if self.failed:
             raise CommandError(f"{self.failed} step(s) failed; see above.")
 
@@ -190,18 +203,77 @@ class Command(BaseCommand):
             )
         progress.close()
 
-    def prunes(self, retention: timedelta) -> None:
+    def prunes(self, retention: timedelta, *, lock_timeout_ms: int, ahead: int) -> None:
         cutoff = timezone.now() - retention
-        if self.dry_run:
+        if partitions.is_partitioned():
+            self.partitions(cutoff, retention, lock_timeout_ms=lock_timeout_ms, ahead=ahead)
+        elif self.dry_run:
             old = Event.objects.filter(created_at__lt=cutoff).count()
-            sessions = Session.objects.filter(expire_date__lt=timezone.now()).count()
             self.say(f"Prunes: {old:,} event(s) older than {retention.days} day(s) (before {cutoff:%Y-%m-%d %H:%M})")
+        else:
+            pruned = events.prune(older_than=retention)
+            self.say(f"prune events: deleted {pruned:,} older than {retention.days} day(s)")
+        expired_sessions = Session.objects.filter(expire_date__lt=timezone.now())
+        if self.dry_run:
             self.say(
-                f"        {sessions:,} expired session(s); {presence.prune_stale(dry_run=True):,} stale online user(s)"
+                f"        {expired_sessions.count():,} expired session(s); "
+                f"{presence.prune_stale(dry_run=True):,} stale online user(s)"
             )
+            for prune in maintenance.PRUNES.values():
+                self.say(f"        {prune.due():,} {prune.name}")
             return
-        pruned = events.prune(older_than=retention)
-        self.say(f"prune events: deleted {pruned:,} older than {retention.days} day(s)")
-        sessions, _ = Session.objects.filter(expire_date__lt=timezone.now()).delete()
+        sessions, _ = expired_sessions.delete()
         self.say(f"prune sessions: deleted {sessions:,} expired")
         self.say(f"prune presence: {presence.prune_stale():,} stale online user(s) removed")
+        for prune in maintenance.PRUNES.values():
+            self.say(f"prune {prune.name}: deleted {prune.run():,}")
+
+    def partitions(self, cutoff, retention: timedelta, *, lock_timeout_ms: int, ahead: int) -> None:
+        """The partitioned event log: partitions created ahead, expired ones dropped."""
+        ranges = partitions.missing(now=partitions.now(), ahead=ahead)
+        expired = partitions.expired(cutoff=cutoff)
+        if self.dry_run:
+            self.say(f"Event log partitions ({settings.EVENT_PARTITION_DAYS} day(s) each): {len(ranges)} to create")
+            for start, end in ranges:
+                taken = partitions.default_rows(start, end)
+                self.say(
+                    f"  create {partitions.name_for(start)} [{start:%Y-%m-%d}, {end:%Y-%m-%d})"
+                    + (f", taking {taken:,} row(s) from the default partition" if taken else "")
+                )
+            old = 0
+            for partition in expired:
+                rows, size = partitions.size(partition.name)
+                old += rows
+                self.say(
+                    f"  drop {partition.name} (before {partition.end:%Y-%m-%d}): {rows:,} event(s), {size:,} bytes"
+                )
+            old += partitions.default_older(cutoff=cutoff)
+            self.say(f"Prunes: {old:,} event(s) older than {retention.days} day(s) (before {cutoff:%Y-%m-%d %H:%M})")
+            return
+        for start, end in ranges:
+            name = partitions.name_for(start)
+            try:
+                moved = partitions.create(start, end, lock_timeout_ms=lock_timeout_ms)
+            except OperationalError as exc:
+                if not isinstance(exc.__cause__, psycopg.errors.LockNotAvailable):
+                    raise
+                self.say(f"create partition {name}: skipped: its lock was not free within lock_timeout")
+                break  # the ranges follow each other: the next run goes on from here
+            self.say(
+                f"create partition {name} [{start:%Y-%m-%d}, {end:%Y-%m-%d})"
+                + (f": took {moved:,} row(s) over from the default partition" if moved else "")
+            )
+        deleted = 0
+        for partition in expired:
+            rows, size = partitions.size(partition.name)
+            try:
+                partitions.drop(partition, lock_timeout_ms=lock_timeout_ms)
+            except OperationalError as exc:
+                if not isinstance(exc.__cause__, psycopg.errors.LockNotAvailable):
+                    raise
+                self.say(f"drop partition {partition.name}: skipped: its lock was not free within lock_timeout")
+                continue
+            deleted += rows
+            self.say(f"drop partition {partition.name}: {rows:,} event(s), freed {size:,} bytes")
+        deleted += partitions.prune_default(cutoff=cutoff)
+        self.say(f"prune events: deleted {deleted:,} older than {retention.days} day(s)")

@@ -41,8 +41,8 @@ function bubble(message, { pending = false } = {}) {
   const node = h(
     "li",
     { class: `msg ${mine ? "mine" : "theirs"}${pending ? " pending" : ""}` },
-    mine ? null : h("span", { class: "msg-sender" }, message.sender.username),
-    h("p", { class: "msg-body" }, message.body),
+    mine ? null : h("span", { class: "msg-sender" }, message.sender ? message.sender.username : "Deleted account"),
+    message.deleted ? h("p", { class: "msg-body muted" }, "Message unavailable") : h("p", { class: "msg-body" }, message.body),
     h("span", { class: "msg-meta" }, timeEl(message.created_at || message.queued_at, { class: "muted" }), mine ? h("span", { class: "msg-status muted" }) : null),
   );
   if (message.id) node.dataset.id = String(message.id);
@@ -156,7 +156,7 @@ async function onMessageNew(message) {
   const stick = nearBottom();
   placeMessage(message);
   if (userId(message.sender) !== state.me.id) {
-    state.typingUntil.delete(message.sender.username);
+    if (message.sender) state.typingUntil.delete(message.sender.username);
     renderTyping();
     markRead();
   }

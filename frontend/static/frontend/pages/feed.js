@@ -1,6 +1,6 @@
 // Home feed: infinite scroll, and a "new posts" banner fed live by feed.post frames.
 import { api } from "../api.js";
-import { postCard } from "../posts.js";
+import { applyUpdate, postCard } from "../posts.js";
 import { gateway } from "../socket.js";
 import { initStories } from "../stories.js";
 import { $, onNearBottom, plural } from "../util.js";
@@ -48,6 +48,28 @@ function onFeedPost(post) {
   if (post && Number.isInteger(post.id)) addFresh(post);
 }
 
+function cardOf(id) {
+  return ui.feed.querySelector(`.post-card[data-id="${Number(id)}"]`);
+}
+
+/** post.update: a caption was edited; the card shows it at once (likes and saves stay mine). */
+function onPostUpdate(post) {
+  if (!post || !Number.isInteger(post.id)) return;
+  const card = cardOf(post.id);
+  if (card) applyUpdate(card, post);
+  if (state.fresh.has(post.id)) state.fresh.set(post.id, post);
+}
+
+/** post.delete: the post is gone from the page and from the banner. */
+function onPostDelete(data) {
+  if (!data || !Number.isInteger(data.id)) return;
+  const card = cardOf(data.id);
+  if (card) card.remove();
+  state.shown.delete(data.id);
+  if (state.fresh.delete(data.id)) renderBanner();
+  ui.empty.hidden = state.shown.size > 0;
+}
+
 /** feed.post is best effort and not replayed: after a reconnect, look for what we missed. */
 async function onReconnected() {
   try {
@@ -77,6 +99,8 @@ function onBannerClick() {
 export async function init() {
   Object.assign(ui, { feed: $("#feed"), banner: $("#new-posts"), empty: $("#feed-empty"), loading: $("#feed-loading") });
   gateway.on("feed.post", onFeedPost);
+  gateway.on("post.update", onPostUpdate);
+  gateway.on("post.delete", onPostDelete);
   gateway.on("reconnected", onReconnected);
   ui.banner.addEventListener("click", onBannerClick);
 

@@ -1,7 +1,8 @@
 // One post: likes and comments. For its author they update live (notification.new names
 // the post); for everyone else they are refetched every few seconds while the tab is shown.
 import { api } from "../api.js";
-import { likeLabel, toggleLike } from "../posts.js";
+import { postMedia } from "../carousel.js";
+import { likeLabel, saveLabel, toggleLike, toggleSave } from "../posts.js";
 import { gateway } from "../socket.js";
 import { $, avatar, h, pageLimit, richText, showError, timeEl, toast, userLink } from "../util.js";
 
@@ -35,17 +36,32 @@ function renderPost() {
   $("#comment-label").textContent = post.comment_count === 1 ? "comment" : "comments";
   ui.likeButton.textContent = likeLabel(post.liked_by_me);
   ui.likeButton.setAttribute("aria-pressed", String(post.liked_by_me));
+  ui.saveButton.textContent = saveLabel(post.saved_by_me);
+  ui.saveButton.setAttribute("aria-pressed", String(Boolean(post.saved_by_me)));
+  renderCaption();
+}
+
+/** The caption and the "edited" mark: they change when the author edits. */
+function renderCaption() {
+  const { post } = state;
+  if (ui.shownCaption === post.caption && ui.shownEdited === post.edited_at) return;
+  ui.shownCaption = post.caption;
+  ui.shownEdited = post.edited_at;
+  $("#post-caption").replaceChildren(richText(post.caption));
+  const mark = $("#post-edited");
+  mark.hidden = !post.edited_at;
+  mark.title = post.edited_at || "";
 }
 
 /** The photo, author, caption and time: what never changes. */
 function renderOnce() {
   const { post } = state;
   const alt = post.caption ? `Photo by ${post.author.username}: ${post.caption.slice(0, 120)}` : `Photo by ${post.author.username}`;
-  $("#post-media").replaceChildren(h("img", { src: post.image_url, alt, class: "post-image" }));
+  $("#post-media").replaceChildren(postMedia(post, { alt }));
   $("#post-author").replaceChildren(avatar(post.author), userLink(post.author));
-  $("#post-caption").replaceChildren(richText(post.caption));
   $("#post-time").replaceWith(timeEl(post.created_at, { class: "muted", id: "post-time" }));
   $("#delete-post").hidden = post.author.id !== state.me.id;
+  $("#edit-post").hidden = post.author.id !== state.me.id;
 }
 
 function commentItem(comment) {
@@ -185,6 +201,41 @@ async function onCommentSubmit(event) {
   }
 }
 
+function onEditToggle(open) {
+  ui.editForm.hidden = !open;
+  $("#post-caption").hidden = open;
+  if (open) {
+    ui.editForm.caption.value = state.post.caption;
+    ui.editForm.caption.focus();
+  }
+}
+
+async function onEditSubmit(event) {
+  event.preventDefault();
+  const error = $("#edit-error");
+  showError(error, "");
+  try {
+    state.post = await api(state.base, { method: "PATCH", json: { caption: ui.editForm.caption.value } });
+    onEditToggle(false);
+    renderPost();
+  } catch (failure) {
+    showError(error, failure.detail);
+  }
+}
+
+/** post.update: the author edited the caption (in another tab, or someone I follow). */
+function onPostUpdate(post) {
+  if (!post || post.id !== state.postId || !state.post) return;
+  state.post = { ...state.post, caption: post.caption, edited_at: post.edited_at };
+  renderPost();
+}
+
+function onPostDelete(data) {
+  if (data && data.id === state.postId) {
+    $("#post").replaceChildren(h("p", {}, "This post was deleted."));
+  }
+}
+
 /** Live for the author: a like, comment or mention on this post arrives as a notification. */
 function onNotification(event) {
   if (event.detail.post === state.postId) refresh();
@@ -205,7 +256,15 @@ export async function init(self) {
     error: $("#comment-error"),
   });
 
+  ui.saveButton = $("#save-button");
+  ui.editForm = $("#edit-form");
   ui.likeButton.addEventListener("click", () => toggleLike(state.post, renderPost));
+  ui.saveButton.addEventListener("click", () => toggleSave(state.post, renderPost));
+  $("#edit-post").addEventListener("click", () => onEditToggle(ui.editForm.hidden));
+  $("#edit-cancel").addEventListener("click", () => onEditToggle(false));
+  ui.editForm.addEventListener("submit", onEditSubmit);
+  gateway.on("post.update", onPostUpdate);
+  gateway.on("post.delete", onPostDelete);
   ui.moreComments.addEventListener("click", onMoreComments);
   $("#delete-post").addEventListener("click", onDeletePost);
   ui.form.addEventListener("submit", onCommentSubmit);
@@ -217,7 +276,8 @@ export async function init(self) {
   try {
     state.post = await api(state.base);
   } catch (failure) {
-    $("#post").replaceChildren(h("p", {}, failure.status === 404 ? "This post does not exist any more." : failure.detail));
+    const text = failure.status === 404 ? "This post does not exist any more." : failure.code === "private" ? "This account is private. Follow it to see its posts." : failure.detail;
+    $("#post").replaceChildren(h("p", { class: "private-notice" }, text));
     return;
   }
   renderOnce();

@@ -1,4 +1,4 @@
-// People search by username prefix, as you type.
+// People search by username prefix and tag search by name prefix, side by side, as you type.
 import { api } from "../api.js";
 import { $, avatar, h } from "../util.js";
 
@@ -19,9 +19,36 @@ function resultItem(user) {
   );
 }
 
+function tagItem(tag) {
+  return h(
+    "li",
+    { class: "result" },
+    h("a", { href: `/t/${encodeURIComponent(tag.name)}` }, h("strong", {}, `#${tag.name}`), h("span", { class: "muted" }, `${tag.post_count} ${tag.post_count === 1 ? "post" : "posts"}`)),
+  );
+}
+
+async function searchTags(q, signal) {
+  const name = q.replace(/^#/, "");
+  if (!name) {
+    ui.tags.replaceChildren();
+    ui.tagsEmpty.hidden = true;
+    return;
+  }
+  try {
+    const tags = await api(`/api/tags?q=${encodeURIComponent(name)}`, { signal });
+    ui.tags.replaceChildren(...tags.map(tagItem));
+    ui.tagsEmpty.hidden = tags.length > 0;
+  } catch (error) {
+    if (error.name === "AbortError") return;
+    ui.tags.replaceChildren();
+    ui.tagsEmpty.hidden = false;
+  }
+}
+
 /** Searches for what the box says, and keeps it in the address (?q=) for reloads. */
 async function search() {
-  const q = ui.input.value.trim().replace(/^@/, "");
+  const raw = ui.input.value.trim();
+  const q = raw.replace(/^@/, "");
   const url = new URL(window.location.href);
   if (q) url.searchParams.set("q", q);
   else url.searchParams.delete("q");
@@ -30,9 +57,18 @@ async function search() {
   if (!q) {
     ui.results.replaceChildren();
     ui.empty.hidden = true;
+    ui.tags.replaceChildren();
+    ui.tagsEmpty.hidden = true;
     return;
   }
   state.controller = new AbortController();
+  const tagSearch = searchTags(q, state.controller.signal);
+  if (q.startsWith("#") || q.length > 30) {
+    ui.results.replaceChildren();
+    ui.empty.hidden = false;
+    await tagSearch;
+    return;
+  }
   try {
     const page = await api(`/api/users?q=${encodeURIComponent(q)}`, { signal: state.controller.signal });
     ui.results.replaceChildren(...page.results.map(resultItem));
@@ -44,6 +80,7 @@ async function search() {
       ui.empty.textContent = error.detail || "Search failed.";
     }
   }
+  await tagSearch;
 }
 
 function onInput() {
@@ -58,7 +95,13 @@ function onSubmit(event) {
 }
 
 export async function init() {
-  Object.assign(ui, { input: $("#search-q"), results: $("#search-results"), empty: $("#search-empty") });
+  Object.assign(ui, {
+    input: $("#search-q"),
+    results: $("#search-results"),
+    empty: $("#search-empty"),
+    tags: $("#tag-results"),
+    tagsEmpty: $("#tag-empty"),
+  });
   ui.input.addEventListener("input", onInput);
   $("#search-form").addEventListener("submit", onSubmit);
   ui.input.focus();

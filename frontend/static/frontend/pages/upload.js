@@ -5,8 +5,20 @@ import { $, megabytes, pageLimit, showError } from "../util.js";
 export const state = {
   imageMaxBytes: 0, // the server's limits, from <body data-image-max-bytes>
   captionMax: 0, // and data-caption-max
+  imagesMax: 0, // and data-post-images-max
   previewUrl: null, // the object URL of the shown preview, revoked when replaced
 };
+
+/** What is wrong with the chosen photos ("" when nothing is). */
+export function checkImages(files) {
+  if (!files.length) return checkImage(null);
+  if (files.length > state.imagesMax) return `Choose at most ${state.imagesMax} photos.`;
+  for (const file of files) {
+    const problem = checkImage(file);
+    if (problem) return files.length > 1 ? `${file.name}: ${problem}` : problem;
+  }
+  return "";
+}
 
 const ui = {};
 
@@ -19,13 +31,14 @@ export function checkImage(file) {
   return "";
 }
 
-function renderPreview(file) {
+function renderPreview(files) {
   if (state.previewUrl) URL.revokeObjectURL(state.previewUrl);
   state.previewUrl = null;
   ui.preview.hidden = true;
-  if (!file) return;
-  state.previewUrl = URL.createObjectURL(file);
+  if (!files || !files.length) return;
+  state.previewUrl = URL.createObjectURL(files[0]);
   ui.previewImage.src = state.previewUrl;
+  $("#upload-preview-count").textContent = files.length > 1 ? `1 of ${files.length} photos` : "";
   ui.preview.hidden = false;
 }
 
@@ -34,11 +47,11 @@ function renderCounter() {
 }
 
 function onImageChange() {
-  const file = ui.input.files[0];
-  const problem = checkImage(file);
-  showError(ui.error, file ? problem : "");
-  ui.input.setAttribute("aria-invalid", problem && file ? "true" : "false");
-  renderPreview(problem ? null : file);
+  const files = [...ui.input.files];
+  const problem = checkImages(files);
+  showError(ui.error, files.length ? problem : "");
+  ui.input.setAttribute("aria-invalid", problem && files.length ? "true" : "false");
+  renderPreview(problem ? null : files);
 }
 
 function onPreviewError() {
@@ -48,16 +61,16 @@ function onPreviewError() {
 async function onSubmit(event) {
   event.preventDefault();
   const { input, caption, error, submit } = ui;
-  const file = input.files[0];
-  const problem = checkImage(file) || (caption.value.length > state.captionMax ? "The caption is too long." : "");
+  const files = [...input.files];
+  const problem = checkImages(files) || (caption.value.length > state.captionMax ? "The caption is too long." : "");
   if (problem) {
     showError(error, problem);
-    (file ? caption : input).focus();
+    (files.length ? caption : input).focus();
     return;
   }
   showError(error, "");
   const body = new FormData();
-  body.append("image", file);
+  for (const file of files) body.append("image", file);
   body.append("caption", caption.value);
   submit.disabled = true;
   submit.textContent = "Sharing…";
@@ -75,6 +88,7 @@ async function onSubmit(event) {
 export async function init() {
   state.imageMaxBytes = pageLimit("imageMaxBytes");
   state.captionMax = pageLimit("captionMax");
+  state.imagesMax = pageLimit("postImagesMax");
   Object.assign(ui, {
     form: $("#upload-form"),
     input: $("#upload-image"),
