@@ -10,7 +10,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@localhost:5432/instaclone
 TEST_REDIS_URL ?= redis://localhost:6379/0
 
-.PHONY: run test test-quick install install-dev lint bench clean
+.PHONY: run test test-quick install install-dev lint audit bench clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,13 @@ lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	PYTHONWARNINGS=ignore::UserWarning $(VENV)/bin/mypy
+
+# The security audit (scripts/audit.py): bandit over the shipped code, Django's deploy check
+# under production settings, the security tests, and the dependencies against known
+# advisories (needs PyPI's JSON API or OSV; AUDIT_OFFLINE=1 runs the offline parts only).
+audit: install-dev
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		$(PY) scripts/audit.py
 
 bench: install-dev
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \

@@ -13,14 +13,18 @@ from rest_framework.views import APIView
 
 from accounts import credentials, me_api, services
 from accounts.selectors import (
+    block_list,
     content_access_check,
+    follow_exists,
     follow_request_list,
     follow_status,
     follower_list,
     following_list,
+    is_blocked_by,
     user_get_by_username,
     user_profile_public,
     user_search,
+    user_visible_by_username,
 )
 from accounts.serializers import (
     AuthResultSerializer,
@@ -75,8 +79,11 @@ def paginate(view: APIView, queryset, serialize) -> Response:
     return paginator.get_paginated_response(serialize(rows))
 
 
-def target_user(username: str):
-    user = user_get_by_username(username=username)
+def target_user(username: str, viewer):
+    """The user named in the URL, as the viewer may see them: 404 for a name nobody has, a
+    deactivated account, and an account that blocked the viewer (alike, so a blocked person
+    cannot tell a block from a missing account)."""
+    user = user_visible_by_username(username=username, viewer=viewer)
     if user is None:
         raise exceptions.NotFound("No such user.")
     return user
@@ -215,7 +222,7 @@ class UserDetailApi(APIView):
     @extend_schema(responses={200: ProfileSerializer})
     def get(self, request, username: str):
         data = user_profile_public(username=username)
-        if data is None:
+        if data is None or is_blocked_by(viewer_id=request.user.pk, user_id=data["id"]):
             raise exceptions.NotFound("No such user.")
         following, requested = follow_status(viewer=request.user, owner_id=data["id"])
         return Response(
@@ -242,7 +249,7 @@ class FollowApi(APIView):
         "it asks instead: 202 `{status: requested}` (a repeat: 200, same body).",
     )
     def post(self, request, username: str):
-        followee = target_user(username)
+        followee = target_user(username, request.user)
         follow, created = services.follow_start(follower=request.user, followee=followee)
         if follow == services.REQUESTED:
             return Response(
@@ -254,7 +261,7 @@ class FollowApi(APIView):
 
     @extend_schema(request=None, responses={200: ProfileSerializer}, description="Unfollows, or withdraws a request.")
     def delete(self, request, username: str):
-        followee = target_user(username)
+        followee = target_user(username, request.user)
         services.follow_delete(follower=request.user, followee=followee)
         return Response(profile_of(followee, is_following=False))
 
@@ -274,7 +281,7 @@ class FollowersApi(APIView):
 
     @extend_schema(responses={200: ProfileSerializer(many=True)})
     def get(self, request, username: str):
-        user = target_user(username)
+        user = target_user(username, request.user)
         content_access_check(viewer=request.user, owner=user)
         return paginate(self, follower_list(user=user, viewer=request.user), lambda rows: _users_of(rows, "follower"))
 
@@ -284,7 +291,7 @@ class FollowingApi(APIView):
 
     @extend_schema(responses={200: ProfileSerializer(many=True)})
     def get(self, request, username: str):
-        user = target_user(username)
+        user = target_user(username, request.user)
         content_access_check(viewer=request.user, owner=user)
         return paginate(self, following_list(user=user, viewer=request.user), lambda rows: _users_of(rows, "followee"))
 
@@ -317,3 +324,41 @@ class FollowRequestDeclineApi(APIView):
     def post(self, request, request_id: int):
         services.follow_request_decline(owner=request.user, request_id=request_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class BlockApi(APIView):
+    """POST: block the user (201 new, 200 already blocked); DELETE: lift the block (200,
+    also when there was none). Both answer the user's profile."""
+
+    throttle_classes = THROTTLES
+    throttle_scope = "follow"
+
+    @extend_schema(request=None, responses={200: ProfileSerializer, 201: ProfileSerializer})
+    def post(self, request, username: str):
+        blocked = target_user(username, request.user)
+        created = services.block_create(blocker=request.user, blocked=blocked)
+        return Response(
+            profile_of(blocked, is_following=False), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+    @extend_schema(request=None, responses={200: ProfileSerializer})
+    def delete(self, request, username: str):
+        blocked = target_user(username, request.user)
+        services.block_delete(blocker=request.user, blocked=blocked)
+        return Response(
+            profile_of(blocked, is_following=follow_exists(follower_id=request.user.pk, followee_id=blocked.pk))
+        )
+
+
+class BlockedListApi(APIView):
+    """GET: the people I blocked, most recently blocked first."""
+
+    pagination_class = CursorPagination
+
+    @extend_schema(responses={200: ProfileSerializer(many=True)})
+    def get(self, request):
+        return paginate(
+            self,
+            block_list(user=request.user),
+            lambda rows: ProfileSerializer([row.blocked for row in rows], many=True).data,
+        )

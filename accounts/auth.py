@@ -12,7 +12,7 @@ from realtime.db import database_call
 # cutoff (a data-modifying CTE: still one round trip per batch of handshakes, and a write
 # only once per CREDENTIAL_TOUCH_SECONDS per token).
 TOKEN_USERS_SQL = (
-    "WITH found AS ("
+    "WITH found AS ("  # nosec B608 # names from _meta; values bound
     f" SELECT t.id, t.digest, t.last_used_at, u.id AS user_id, u.username, u.full_name, u.avatar"
     f" FROM {Credential._meta.db_table} t JOIN {User._meta.db_table} u ON u.id = t.user_id"
     " WHERE t.digest = ANY(%s) AND t.kind = 'token' AND t.last_used_at > %s AND u.is_active),"

@@ -85,6 +85,34 @@ def user_get_by_username(*, username: str) -> User | None:
     return User.objects.filter(username__iexact=username, is_active=True).order_by("id").first()
 
 
+def is_blocked_by(*, viewer_id: int | None, user_id: int) -> bool:
+    """True when `user_id` blocked the viewer: to the viewer, that account does not exist."""
+    if viewer_id is None or viewer_id == user_id:
+        return False
+    return Block.objects.filter(blocker_id=user_id, blocked_id=viewer_id).exists()
+
+
+def user_visible_by_username(*, username: str, viewer: User) -> User | None:
+    """The active user with this username, unless they blocked the viewer (then None, as for
+    a name nobody has)."""
+    user = user_get_by_username(username=username)
+    if user is None or is_blocked_by(viewer_id=viewer.pk, user_id=user.pk):
+        return None
+    return user
+
+
+def exclude_blockers_of(queryset: QuerySet, *, viewer_id: int | None, field: str) -> QuerySet:
+    """The rows whose user `field` did not block the viewer (one subquery)."""
+    if viewer_id is None:
+        return queryset
+    return queryset.exclude(**{f"{field}__in": Block.objects.filter(blocked_id=viewer_id).values("blocker_id")})
+
+
+def block_list(*, user: User) -> QuerySet[Block]:
+    """The user's blocks, with the blocked people loaded, to be ordered newest first."""
+    return Block.objects.filter(blocker_id=user.pk, blocked__is_active=True).select_related("blocked")
+
+
 def user_profile_public(*, username: str) -> dict | None:
     """The viewer-independent profile of a user, from the cache when it holds it."""
     if not is_username(username):
@@ -137,8 +165,8 @@ def _viewer_requested(viewer: User | None, ref: str = "pk") -> Exists | None:
 def user_search(*, viewer: User, q: str) -> QuerySet[User]:
     """Active users whose username starts with `q` (case-insensitive), each annotated with
     `is_following` and `follow_requested` for the viewer. Profiles only: a private
-    account is found, its content is not."""
-    users = User.objects.filter(is_active=True)
+    account is found, its content is not. Nobody who blocked the viewer."""
+    users = exclude_blockers_of(User.objects.filter(is_active=True), viewer_id=viewer.pk, field="pk")
     if q:
         users = users.filter(username__istartswith=q)
     return users.annotate(is_following=_viewer_follows(viewer), follow_requested=_viewer_requested(viewer))
@@ -152,9 +180,10 @@ def follow_request_list(*, owner: User) -> QuerySet[FollowRequest]:
 
 def follower_list(*, user: User, viewer: User) -> QuerySet[Follow]:
     """Follow rows whose follower follows `user`, with the follower loaded and annotated
-    `viewer_follows` (does the viewer follow that follower)."""
+    `viewer_follows` (does the viewer follow that follower); nobody who blocked the viewer."""
+    follows = Follow.objects.filter(followee_id=user.pk, follower__is_active=True)
     return (
-        Follow.objects.filter(followee_id=user.pk, follower__is_active=True)
+        exclude_blockers_of(follows, viewer_id=viewer.pk, field="follower_id")
         .select_related("follower")
         .annotate(
             viewer_follows=_viewer_follows(viewer, "follower_id"),
@@ -165,9 +194,10 @@ def follower_list(*, user: User, viewer: User) -> QuerySet[Follow]:
 
 def following_list(*, user: User, viewer: User) -> QuerySet[Follow]:
     """Follow rows of the people `user` follows, with the followee loaded and annotated
-    `viewer_follows`."""
+    `viewer_follows`; nobody who blocked the viewer."""
+    follows = Follow.objects.filter(follower_id=user.pk, followee__is_active=True)
     return (
-        Follow.objects.filter(follower_id=user.pk, followee__is_active=True)
+        exclude_blockers_of(follows, viewer_id=viewer.pk, field="followee_id")
         .select_related("followee")
         .annotate(
             viewer_follows=_viewer_follows(viewer, "followee_id"),

@@ -16,7 +16,7 @@ from rest_framework import exceptions
 
 from accounts.cache import profile_cache_invalidate
 from accounts.mail import send_later
-from accounts.models import USERNAME_MESSAGE, Follow, FollowRequest, User, is_username
+from accounts.models import USERNAME_MESSAGE, Block, Follow, FollowRequest, User, is_username
 from accounts.selectors import block_exists, users_with_email
 from accounts.signals import follow_created, follow_requested
 from core.images import image_process
@@ -286,3 +286,31 @@ def follow_request_decline(*, owner: User, request_id: int) -> None:
     """Declines (deletes) a request to follow `owner`; NotFound for anyone else's."""
     pending = _pending_for_owner(owner=owner, request_id=request_id)
     FollowRequest.objects.filter(pk=pending.pk).delete()
+
+
+@transaction.atomic
+def block_create(*, blocker: User, blocked: User) -> bool:
+    """`blocker` blocks `blocked`; returns True when the block is new. Idempotent.
+
+    The follows and follow requests between the two go, both ways (counts and cached
+    profiles with them; follow_delete withdraws a request as it unfollows). From
+    then on the blocker's account looks absent to the blocked person (the selectors'
+    `is_blocked_by`), and neither can follow, like, comment on, mention or message the
+    other (`block_exists`). Raises ValidationError for a self-block.
+    """
+    if blocker.pk == blocked.pk:
+        raise exceptions.ValidationError({"username": ["You cannot block yourself."]})
+    _, created = Block.objects.get_or_create(blocker=blocker, blocked=blocked)
+    if created:
+        follow_delete(follower=blocker, followee=blocked)
+        follow_delete(follower=blocked, followee=blocker)
+    _refresh_counts(blocker, blocked)
+    return created
+
+
+@transaction.atomic
+def block_delete(*, blocker: User, blocked: User) -> bool:
+    """Lifts the block if there is one; returns True when one was lifted. Idempotent. The
+    follows it removed stay removed."""
+    deleted, _ = Block.objects.filter(blocker=blocker, blocked=blocked).delete()
+    return bool(deleted)

@@ -11,6 +11,7 @@ urlpatterns = [
         "auth/password-reset/confirm", me_api.PasswordResetConfirmApi.as_view(), name="api-auth-password-reset-confirm"
     ),
     path("me", api.MeApi.as_view(), name="api-me"),
+    path("me/blocked", api.BlockedListApi.as_view(), name="api-me-blocked"),
     path("me/follow-requests", api.FollowRequestListApi.as_view(), name="api-follow-requests"),
     path(
         "follow-requests/<int:request_id>/accept",
@@ -34,4 +35,5 @@ urlpatterns = [
     path("users/<str:username>/follow", api.FollowApi.as_view(), name="api-user-follow"),
     path("users/<str:username>/followers", api.FollowersApi.as_view(), name="api-user-followers"),
     path("users/<str:username>/following", api.FollowingApi.as_view(), name="api-user-following"),
+    path("users/<str:username>/block", api.BlockApi.as_view(), name="api-user-block"),
 ]

@@ -57,13 +57,14 @@ FROM pg_stat_user_indexes WHERE schemaname = current_schema()
 """
 # The log's tables (itself, and its partitions when it is partitioned): bytes and rows
 # (the planner's estimate, no count), and the oldest event's age (the created_at index).
+# nosec B608 below: the table name is the model's own, never input.
 EVENT_LOG_SQL = f"""
 SELECT coalesce(sum(pg_total_relation_size(t.relid)), 0)::bigint,
        coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint,
        (SELECT extract(epoch FROM clock_timestamp() - min(created_at))::float8 FROM {EVENT_TABLE})
 FROM (SELECT relid FROM pg_partition_tree('{EVENT_TABLE}'::regclass) UNION SELECT '{EVENT_TABLE}'::regclass) t
 JOIN pg_class c ON c.oid = t.relid
-"""
+"""  # nosec B608
 STANDBYS_SQL = """
 SELECT coalesce(nullif(application_name, ''), client_addr::text, 'standby'),
        coalesce(extract(epoch FROM replay_lag), 0)::float8

@@ -122,7 +122,7 @@ class UserPostsApi(APIView):
 
     @extend_schema(responses={200: PostSerializer(many=True)})
     def get(self, request, username: str):
-        author = target_user(username)
+        author = target_user(username, request.user)
         content_access_check(viewer=request.user, owner=author)
         return paginate(self, post_list_by_author(author=author, viewer=request.user), _posts)
 
@@ -153,7 +153,9 @@ class CommentListApi(APIView):
     @extend_schema(responses={200: CommentSerializer(many=True)})
     def get(self, request, post_id: int):
         post = _post_or_404(post_id=post_id, viewer=request.user)
-        return paginate(self, comment_list(post=post), lambda rows: CommentSerializer(rows, many=True).data)
+        return paginate(
+            self, comment_list(post=post, viewer=request.user), lambda rows: CommentSerializer(rows, many=True).data
+        )
 
     @extend_schema(request=CommentCreateInputSerializer, responses={201: CommentSerializer})
     def post(self, request, post_id: int):

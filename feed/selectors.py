@@ -1,7 +1,7 @@
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from accounts.models import Follow, User
-from accounts.selectors import content_visible_filter, exclude_blocked
+from accounts.selectors import content_visible_filter, exclude_blocked, exclude_blockers_of
 from feed.models import Comment, Hashtag, Like, Post, PostHashtag, PostImage, Save
 
 
@@ -38,12 +38,16 @@ def post_list_by_author(*, author: User, viewer: User) -> QuerySet[Post]:
 
 
 def post_get(*, post_id: int, viewer: User) -> Post | None:
-    return _with_viewer(Post.objects.filter(pk=post_id), viewer).first()
+    """The post, unless its author blocked the viewer (then None, as for a missing post)."""
+    posts = exclude_blockers_of(Post.objects.filter(pk=post_id), viewer_id=viewer.pk, field="author_id")
+    return _with_viewer(posts, viewer).first()
 
 
-def comment_list(*, post: Post) -> QuerySet[Comment]:
-    """The post's comments with their authors, to be ordered oldest first by the paginator."""
-    return Comment.objects.filter(post_id=post.pk).select_related("author")
+def comment_list(*, post: Post, viewer: User) -> QuerySet[Comment]:
+    """The post's comments with their authors, to be ordered oldest first by the paginator;
+    none by anyone the viewer blocked or was blocked by."""
+    comments = exclude_blocked(Comment.objects.filter(post_id=post.pk), user_id=viewer.pk, field="author_id")
+    return comments.select_related("author")
 
 
 def saved_list(*, viewer: User) -> QuerySet[Save]:

@@ -12,7 +12,7 @@ from rest_framework import exceptions
 
 from accounts.cache import profile_cache_invalidate
 from accounts.models import User
-from accounts.selectors import block_exists, content_access_check
+from accounts.selectors import block_exists, content_access_check, is_blocked_by
 from core.images import image_process
 from feed import fanout
 from feed.hashtags import post_tags_drop, post_tags_set
@@ -35,9 +35,11 @@ def _delete_files(storage, names: list[str]) -> None:
             log.warning("could not delete %s", name, exc_info=True)
 
 
-def _post_for_write(post_id: int) -> Post:
+def _post_for_write(post_id: int, user: User) -> Post:
+    """The post `user` acts on; NotFound when missing or when its author blocked `user` (to
+    whom it does not exist)."""
     post = Post.objects.select_related("author").filter(pk=post_id).first()
-    if post is None:
+    if post is None or is_blocked_by(viewer_id=user.pk, user_id=post.author_id):
         raise exceptions.NotFound("No such post.")
     return post
 
@@ -115,7 +117,7 @@ def post_update(*, user: User, post_id: int, caption: str) -> Post:
     `post.update` with the post. Returns the post as the author sees it."""
     caption = _caption_checked(caption)
     post = Post.objects.select_for_update().select_related("author").filter(pk=post_id).first()
-    if post is None:
+    if post is None or is_blocked_by(viewer_id=user.pk, user_id=post.author_id):
         raise exceptions.NotFound("No such post.")
     if post.author_id != user.pk:
         raise exceptions.PermissionDenied("Only the author can edit a post.")
@@ -140,7 +142,7 @@ def post_delete(*, user: User, post_id: int) -> None:
     with its images, likes, comments, saves and notifications; the image files go after
     commit, and the author's online followers get `post.delete`."""
     post = Post.objects.select_for_update().select_related("author").filter(pk=post_id).first()
-    if post is None:
+    if post is None or is_blocked_by(viewer_id=user.pk, user_id=post.author_id):
         raise exceptions.NotFound("No such post.")
     if post.author_id != user.pk:
         raise exceptions.PermissionDenied("Only the author can delete a post.")
@@ -172,7 +174,7 @@ def like_create(*, user: User, post_id: int) -> tuple[Post, bool]:
     PrivateAccount (403 `private`) on a private account the user does not follow. A new like
     bumps like_count and notifies the author (not twice within an hour of re-liking).
     """
-    post = _post_for_write(post_id)
+    post = _post_for_write(post_id, user)
     if block_exists(user.pk, post.author_id):
         raise exceptions.PermissionDenied("You cannot like this post.")
     content_access_check(viewer=user, owner=post.author)
@@ -187,7 +189,7 @@ def like_create(*, user: User, post_id: int) -> tuple[Post, bool]:
 def like_delete(*, user: User, post_id: int) -> tuple[Post, bool]:
     """Withdraws a like; returns the post and whether a like was removed. Idempotent.
     PrivateAccount (403 `private`) for a post the user may no longer see."""
-    post = _post_for_write(post_id)
+    post = _post_for_write(post_id, user)
     content_access_check(viewer=user, owner=post.author)
     deleted, _ = Like.objects.filter(user=user, post=post).delete()
     if deleted:
@@ -208,7 +210,7 @@ def comment_create(*, author: User, post_id: int, body: str) -> Comment:
         raise exceptions.ValidationError({"body": ["A comment cannot be empty."]})
     if len(body) > COMMENT_MAX:
         raise exceptions.ValidationError({"body": [f"At most {COMMENT_MAX} characters."]})
-    post = _post_for_write(post_id)
+    post = _post_for_write(post_id, author)
     if block_exists(author.pk, post.author_id):
         raise exceptions.PermissionDenied("You cannot comment on this post.")
     content_access_check(viewer=author, owner=post.author)
@@ -225,7 +227,9 @@ def comment_delete(*, user: User, comment_id: int) -> None:
     """Deletes a comment: its author or the post's author may (PermissionDenied otherwise,
     NotFound when missing). Keeps the post's comment_count right."""
     comment = Comment.objects.select_for_update(of=("self",)).select_related("post").filter(pk=comment_id).first()
-    if comment is None:
+    if comment is None or any(
+        is_blocked_by(viewer_id=user.pk, user_id=author) for author in {comment.author_id, comment.post.author_id}
+    ):
         raise exceptions.NotFound("No such comment.")
     if user.pk not in (comment.author_id, comment.post.author_id):
         raise exceptions.PermissionDenied("Only the comment's author or the post's author can delete it.")
@@ -239,7 +243,7 @@ def save_create(*, user: User, post_id: int) -> tuple[Post, bool]:
     """Saves a post for the user; returns the post (as the user sees it) and whether the
     save is new. Idempotent. PrivateAccount (403 `private`) for a post the user may not
     see. Nobody else is told: saves are private to the saver."""
-    post = _post_for_write(post_id)
+    post = _post_for_write(post_id, user)
     content_access_check(viewer=user, owner=post.author)
     _, created = Save.objects.get_or_create(user=user, post=post)
     return _as_seen_by(post.pk, user), created
@@ -250,7 +254,7 @@ def save_delete(*, user: User, post_id: int) -> tuple[Post, bool]:
     """Removes the user's save of a post; returns the post and whether one was removed.
     Idempotent. PrivateAccount (403 `private`) for a post the user may no longer see (it
     has left their Saved list too)."""
-    post = _post_for_write(post_id)
+    post = _post_for_write(post_id, user)
     content_access_check(viewer=user, owner=post.author)
     deleted, _ = Save.objects.filter(user=user, post=post).delete()
     return _as_seen_by(post.pk, user), bool(deleted)

@@ -80,7 +80,7 @@ class UserStoriesApi(APIView):
 
     @extend_schema(responses={200: StorySerializer(many=True)})
     def get(self, request, username: str):
-        author = target_user(username)
+        author = target_user(username, request.user)
         access = owner_access(viewer=request.user, owner=author)
         if access == "blocked":
             raise exceptions.NotFound("No such user.")

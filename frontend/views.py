@@ -14,6 +14,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET
 
 from accounts.models import User, is_username
+from accounts.selectors import is_blocked_by
 from chat.models import Participant
 from core.ids import is_id
 from feed.hashtags import is_tag_name
@@ -102,7 +103,9 @@ def upload_page(request: HttpRequest) -> HttpResponse:
 
 @app_page
 def profile_page(request: HttpRequest, username: str) -> HttpResponse:
-    if not is_username(username) or not User.objects.filter(username=username, is_active=True).exists():
+    # An account that blocked the viewer is as absent as one that never was.
+    user = User.objects.filter(username=username, is_active=True).first() if is_username(username) else None
+    if user is None or is_blocked_by(viewer_id=request.user.pk, user_id=user.pk):
         return _not_found(request)
     return _shell(request, "profile", f"@{username}", profile_username=username)
 
@@ -112,7 +115,7 @@ def post_page(request: HttpRequest, post_id: int) -> HttpResponse:
     if not is_id(post_id):
         return _not_found(request)
     post = Post.objects.filter(pk=post_id).select_related("author").first()
-    if post is None:
+    if post is None or is_blocked_by(viewer_id=request.user.pk, user_id=post.author_id):
         return _not_found(request)
     return _shell(
         request, "post", f"Post by @{post.author.username}", post_id=post.pk, post_author=post.author.username

@@ -144,10 +144,11 @@ def test_a_block_either_way_stops_follow_like_comment_and_direct_messages(direct
     else:
         Block.objects.create(blocker=alice, blocked=bob)
     client = raw_client(alice)
-    # when / then
-    assert client.post(f"/api/users/{bob.username}/follow").status_code == 403
-    assert client.post(f"/api/posts/{post['id']}/like").status_code == 403
-    assert client.post(f"/api/posts/{post['id']}/comments", {"body": "hey"}, format="json").status_code == 403
+    # when / then: refused (and to the blocked person, bob's account and post do not exist)
+    refused = 404 if direction == "blocked_by_target" else 403
+    assert client.post(f"/api/users/{bob.username}/follow").status_code == refused
+    assert client.post(f"/api/posts/{post['id']}/like").status_code == refused
+    assert client.post(f"/api/posts/{post['id']}/comments", {"body": "hey"}, format="json").status_code == refused
     assert client.post("/api/conversations", {"usernames": [bob.username]}, format="json").status_code == 403
     assert (
         client.post(

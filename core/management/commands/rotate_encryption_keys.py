@@ -121,7 +121,7 @@ class Command(BaseCommand):
         assert meta.pk is not None and meta.pk.column, f"{meta.label} has no primary key column"
         table, pk, col = quote(meta.db_table), quote(meta.pk.column), quote(column.column)
         with conn.cursor() as cursor:
-            cursor.execute(f"SELECT COUNT(*) FROM {table}")  # noqa: S608 - quoted identifiers
+            cursor.execute(f"SELECT COUNT(*) FROM {table}")  # noqa: S608 - quoted identifiers  # nosec B608 # names from _meta; values bound
             (total,) = cursor.fetchone()
         bar = ProgressBar(progress_stream, column.label, total) if progress_stream is not None else None
         lock = " FOR UPDATE" if conn.features.has_select_for_update else ""
@@ -130,10 +130,10 @@ class Command(BaseCommand):
         while True:
             with transaction.atomic(using=alias), conn.cursor() as cursor:
                 if last_pk is None:
-                    cursor.execute(f"SELECT {pk}, {col} FROM {table} ORDER BY {pk} LIMIT %s{lock}", [batch_size])
+                    cursor.execute(f"SELECT {pk}, {col} FROM {table} ORDER BY {pk} LIMIT %s{lock}", [batch_size])  # nosec B608 # names from _meta; values bound
                 else:
                     cursor.execute(
-                        f"SELECT {pk}, {col} FROM {table} WHERE {pk} > %s ORDER BY {pk} LIMIT %s{lock}",
+                        f"SELECT {pk}, {col} FROM {table} WHERE {pk} > %s ORDER BY {pk} LIMIT %s{lock}",  # nosec B608 # names from _meta; values bound
                         [last_pk, batch_size],
                     )
                 rows = cursor.fetchall()
@@ -159,7 +159,7 @@ class Command(BaseCommand):
                         continue
                     tally.rotated += 1
                 if updates:
-                    cursor.executemany(f"UPDATE {table} SET {col} = %s WHERE {pk} = %s", updates)
+                    cursor.executemany(f"UPDATE {table} SET {col} = %s WHERE {pk} = %s", updates)  # nosec B608 # names from _meta; values bound
             if bar is not None:
                 bar.update(tally.seen, tally.rotated + tally.encrypted)
         if bar is not None:
