@@ -166,6 +166,29 @@ ENDPOINTS: dict[tuple[str, str], Row] = {
     ("POST", "api/conversations/<int:conversation_id>/read"): signed_in(
         404, owner=200, participant=200, body=lambda w: {"message_id": w.message.pk}
     ),
+    # {conversation_id} is the owner's 1:1 with the participant; {message_id} the participant's
+    ("GET", "api/conversations/<int:conversation_id>"): signed_in(404, owner=200, participant=200),
+    ("PATCH", "api/conversations/<int:conversation_id>"): signed_in(
+        404, owner=400, participant=400, body=lambda w: {"title": "renamed"}
+    ),
+    ("DELETE", "api/conversations/<int:conversation_id>"): signed_in(404, owner=204, participant=204),
+    ("POST", "api/conversations/<int:conversation_id>/accept"): signed_in(404, owner=200, participant=200),
+    ("POST", "api/conversations/<int:conversation_id>/mute"): signed_in(404, owner=200, participant=200),
+    ("DELETE", "api/conversations/<int:conversation_id>/mute"): signed_in(404, owner=200, participant=200),
+    ("POST", "api/conversations/<int:conversation_id>/participants"): signed_in(
+        404, owner=400, participant=400, body=lambda w: {"usernames": [w.people["follower"].username]}
+    ),
+    # a 1:1 has no members to change: 400 for its two people, whoever is named
+    ("DELETE", "api/conversations/<int:conversation_id>/participants/<str:username>"): signed_in(
+        404, owner=400, participant=400
+    ),
+    # only the sender edits or unsends: to anyone else it is no message of theirs
+    ("PATCH", "api/messages/<int:message_id>"): signed_in(404, participant=200, body=lambda w: {"body": "edited"}),
+    ("DELETE", "api/messages/<int:message_id>"): signed_in(404, participant=204),
+    ("POST", "api/messages/<int:message_id>/reactions"): signed_in(
+        404, owner=200, participant=200, body=lambda w: {"emoji": "\u2764\ufe0f"}
+    ),
+    ("DELETE", "api/messages/<int:message_id>/reactions"): signed_in(404, owner=200, participant=200),
     # notifications
     ("GET", "api/notifications"): signed_in(200),
     ("POST", "api/notifications/read"): signed_in(200, body=lambda w: {"up_to": 0}),
@@ -199,6 +222,7 @@ FRAMES: dict[str, dict[str, str]] = {
     "message.read": {**dict.fromkeys(SIGNED_IN, "error:not_found"), "owner": "ack", "participant": "ack"},
     "typing": {**dict.fromkeys(SIGNED_IN, "error:not_found"), "owner": "silent", "participant": "silent"},
     "ping": dict.fromkeys(SIGNED_IN, "pong"),
+    "message.react": {**dict.fromkeys(SIGNED_IN, "error:not_found"), "owner": "ack", "participant": "ack"},
 }
 
 
@@ -253,6 +277,7 @@ WORLD_PARAMS: dict[str, Callable[[World], object]] = {
     "post_id": lambda w: w.post.pk,
     "comment_id": lambda w: w.comment.pk,
     "conversation_id": lambda w: w.conversation,
+    "message_id": lambda w: w.message.pk,
     "story_id": lambda w: w.story.pk,
     "request_id": lambda w: w.follow_request.pk,
     "credential_id": lambda w: w.credential.pk,
@@ -377,6 +402,8 @@ async def test_frame_answers_each_caller_as_its_row_says(kind, ws_cleanup):
             "body": "hi",
             "client_id": uuid.uuid4().hex,
             "message_id": world.message.pk,
+            "message": world.message.pk,
+            "emoji": "\u2764\ufe0f",
             "after": 0,
         }
         await send(comm, frame)
