@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from accounts.models import Credential, User
 from core.crypto import digest
+from core.errors import UNAVAILABLE_ERRORS
 from realtime.publish import credential_group, publish
 
 LIST_MAX = 200
@@ -224,6 +225,16 @@ class SessionActivityMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
+        try:
+            self._touch(request)
+        except UNAVAILABLE_ERRORS:
+            # The database is away (the session itself loads from it): the touch waits for
+            # a later request, and the response (a 503 `unavailable`, most likely) stands.
+            pass
+        return response
+
+    @staticmethod
+    def _touch(request) -> None:
         # After the view: a session it ended (logout, a revocation, a password reset) is
         # neither touched nor saved again.
         session = getattr(request, "session", None)
@@ -235,4 +246,3 @@ class SessionActivityMiddleware:
                 agent, ip = client_of(request)
                 if credential_touch(credential_digest=digest(key), user_agent=agent, ip=ip):
                     session[SESSION_TOUCHED] = now
-        return response

@@ -304,7 +304,10 @@ def noise_png(target_bytes: int) -> bytes:
 
 
 def posts_logged(stack) -> int:
-    return sum(node_log(node).count('"POST /api/posts"') for node in stack.nodes)
+    """Uploads the nodes saw: posts (up to 101 MB, ten images) and stories (the 11 MB limit)."""
+    return sum(
+        node_log(node).count('"POST /api/posts"') + node_log(node).count('"POST /api/stories"') for node in stack.nodes
+    )
 
 
 # Tests
@@ -464,7 +467,7 @@ def test_upload_limits_and_media_served_by_nginx(stack):
         assert served.headers["content-security-policy"] == "default-src 'none'; sandbox"
         assert "max-age=2592000" in served.headers.get("cache-control", "")
         # when: a body between the app's limit (11 MiB) and the balancer's (12 MiB)
-        between = http.post("/api/posts", files={"image": ("x.png", b"\0" * int(11.5 * MiB), "image/png")})
+        between = http.post("/api/stories", files={"image": ("x.png", b"\0" * int(11.5 * MiB), "image/png")})
         # then: it reaches a node, which answers its own JSON 413
         assert between.status_code == 413 and between.json()["code"] == "too_large"
     deadline = time.monotonic() + 5
@@ -473,7 +476,7 @@ def test_upload_limits_and_media_served_by_nginx(stack):
     assert posts_logged(stack) == logged + 2
     # when: over the balancer's 12 MiB
     with lb_client(stack, **auth(user)) as http:
-        too_big = http.post("/api/posts", files={"image": ("x.png", b"\0" * int(12.5 * MiB), "image/png")})
+        too_big = http.post("/api/stories", files={"image": ("x.png", b"\0" * int(12.5 * MiB), "image/png")})
     # then: nginx refuses it, as JSON like the app's errors, and no node ever saw it
     assert too_big.status_code == 413
     assert too_big.headers["content-type"].startswith("application/json")

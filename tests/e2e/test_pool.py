@@ -30,6 +30,7 @@ def nodes():
         CHANNEL_PREFIX=f"pool-{uuid.uuid4().hex[:8]}",
         DB_POOL_SIZE=POOL,
         WS_DB_POOL_SIZE=WS_POOL,
+        WS_MAX_SOCKETS_PER_USER=SOCKETS,  # 500 sockets over 20 people: past the default 20 each
         THROTTLE_RATES="anon=off,user=off,register=off,message=off",
     )
     started = [Node(env).start(), Node(env).start()]

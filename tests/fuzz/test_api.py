@@ -27,6 +27,7 @@ from schemathesis import GenerationMode
 from accounts.export import export_build
 from accounts.models import ExportJob
 from chat.services import conversation_open, message_send
+from feed.models import Hashtag, PostHashtag
 from feed.services import comment_create, post_create
 from feed.story_services import story_create
 from tests.factories import UserFactory, image_bytes, image_upload, issue_token
@@ -69,6 +70,9 @@ def world(in_test_transaction):
     message, _ = message_send(sender=friend, conversation_id=conversation.pk, body="hi", client_id=str(uuid.uuid4()))
     my_story = story_create(author=me, image=image_upload())
     their_story = story_create(author=friend, image=image_upload())
+    # A tag on my post, for the tag pages.
+    tag = Hashtag.objects.create(name=f"fuzz{uuid.uuid4().hex[:8]}", post_count=1)
+    PostHashtag.objects.create(hashtag=tag, post=mine)
     # A finished export of mine, built here rather than by the worker (downloadable once).
     my_export = ExportJob.objects.create(user=me, file_name=f"{uuid.uuid4().hex}.zip")
     export_build(my_export)
@@ -83,6 +87,7 @@ def world(in_test_transaction):
             "message_id": [message.pk],
             "story_id": [my_story.pk, their_story.pk],
             "export_id": [my_export.pk],
+            "name": [tag.name],
             "username": [friend.username, me.username],
         },
     }
