@@ -2,7 +2,8 @@
 advisory database, each saying plainly whether it passed, failed or could not run.
 
 1. bandit over the code that ships (not tests/ or bench/): no medium or high finding. A
-   reasoned exception is a `# nosec BXXX # why` on the line itself.
+   reasoned exception is a `# nosec` naming the test id with its reason on the line itself,
+   e.g. `# nosec B608 - table names from the models, values as parameters`.
 2. `manage.py check --deploy --fail-level WARNING` under production settings (DEBUG off,
    generated secrets).
 3. The security tests (tests/security).

@@ -4,7 +4,6 @@ codes, and bad input everywhere answered with a JSON 4xx."""
 
 import io
 import json
-import os
 import uuid
 
 import httpx
@@ -13,10 +12,9 @@ from PIL import Image
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
+from tests.e2e.contract import Account, contract_node
 from tests.factories import image_bytes
-from tests.servers import Database, Node, server_env
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
 PASSWORD = "correct-horse-battery-9"
 
 USER_BRIEF = {"id", "username", "full_name", "avatar_url"}
@@ -79,33 +77,14 @@ NOTIFICATION = {"id", "verb", "actor", "post", "comment", "created_at", "read"}
 
 @pytest.fixture(scope="module")
 def node():
-    database = Database(prefix="instaclone_contract").migrate(server_env())
-    server = Node(
-        server_env(DATABASE_URL=database.url, REDIS_URL=REDIS_URL, CHANNEL_PREFIX=f"contract-{uuid.uuid4().hex[:8]}")
-    )
-    try:
-        server.start()
+    with contract_node("contract") as server:
         yield server
-    finally:
-        server.kill()
-        database.drop()
 
 
 @pytest.fixture
 def http(node):
     with httpx.Client(base_url=node.http, timeout=30) as client:
         yield client
-
-
-class Account:
-    def __init__(self, username: str, token: str, user_id: int):
-        self.username = username
-        self.token = token
-        self.id = user_id
-
-    @property
-    def auth(self) -> dict:
-        return {"Authorization": f"Token {self.token}"}
 
 
 def new_name() -> str:

@@ -5,7 +5,6 @@ daphne node, plain httpx and websockets, exact key sets and status codes, the li
 private account's posts and lists, and nothing through any other door."""
 
 import json
-import os
 import time
 import uuid
 
@@ -13,10 +12,9 @@ import httpx
 import pytest
 from websockets.sync.client import connect as ws_connect
 
+from tests.e2e.contract import Account, contract_node, register_account
 from tests.factories import image_bytes
-from tests.servers import Database, Node, server_env
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
 PASSWORD = "correct-horse-battery-9"
 
 USER_BRIEF = {"id", "username", "full_name", "avatar_url"}
@@ -41,16 +39,8 @@ NOTIFICATION = {"id", "verb", "actor", "post", "comment", "created_at", "read"}
 
 @pytest.fixture(scope="module")
 def node():
-    database = Database(prefix="instaclone_social").migrate(server_env())
-    server = Node(
-        server_env(DATABASE_URL=database.url, REDIS_URL=REDIS_URL, CHANNEL_PREFIX=f"social-{uuid.uuid4().hex[:8]}")
-    )
-    try:
-        server.start()
+    with contract_node("social") as server:
         yield server
-    finally:
-        server.kill()
-        database.drop()
 
 
 @pytest.fixture
@@ -59,24 +49,10 @@ def http(node):
         yield client
 
 
-class Account:
-    def __init__(self, username: str, token: str, user_id: int):
-        self.username, self.token, self.id = username, token, user_id
-
-    @property
-    def auth(self) -> dict:
-        return {"Authorization": f"Token {self.token}"}
-
-
 def register(http: httpx.Client) -> Account:
-    username = f"p{uuid.uuid4().hex[:12]}"
-    response = http.post(
-        "/api/auth/register", json={"username": username, "email": f"{username}@example.com", "password": PASSWORD}
-    )
-    assert response.status_code == 201, response.text
-    user = response.json()["user"]
+    account, user = register_account(http, prefix="p", password=PASSWORD)
     assert user["is_private"] is False and user["follow_status"] == "none"
-    return Account(user["username"], response.json()["token"], user["id"])
+    return account
 
 
 def publish(http: httpx.Client, account: Account, caption: str = "", count: int = 1) -> dict:

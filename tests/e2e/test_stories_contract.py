@@ -3,19 +3,16 @@ real daphne node, plain httpx and websockets, exact key sets and status codes, t
 `story.new` push, and the refusals (a blocked stranger gets nothing through any door)."""
 
 import json
-import os
 import time
-import uuid
 
 import httpx
 import psycopg
 import pytest
 from websockets.sync.client import connect as ws_connect
 
+from tests.e2e.contract import Account, contract_node, register_account
 from tests.factories import image_bytes
-from tests.servers import Database, Node, server_env
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
 PASSWORD = "correct-horse-battery-9"
 
 USER_BRIEF = {"id", "username", "full_name", "avatar_url"}
@@ -25,16 +22,8 @@ TRAY_ENTRY = {"user", "stories", "all_seen"}
 
 @pytest.fixture(scope="module")
 def node():
-    database = Database(prefix="instaclone_stories").migrate(server_env())
-    server = Node(
-        server_env(DATABASE_URL=database.url, REDIS_URL=REDIS_URL, CHANNEL_PREFIX=f"stories-{uuid.uuid4().hex[:8]}")
-    )
-    try:
-        server.start()
+    with contract_node("stories") as server:
         yield server
-    finally:
-        server.kill()
-        database.drop()
 
 
 @pytest.fixture
@@ -43,23 +32,8 @@ def http(node):
         yield client
 
 
-class Account:
-    def __init__(self, username: str, token: str, user_id: int):
-        self.username, self.token, self.id = username, token, user_id
-
-    @property
-    def auth(self) -> dict:
-        return {"Authorization": f"Token {self.token}"}
-
-
 def register(http: httpx.Client) -> Account:
-    username = f"s{uuid.uuid4().hex[:12]}"
-    response = http.post(
-        "/api/auth/register", json={"username": username, "email": f"{username}@example.com", "password": PASSWORD}
-    )
-    assert response.status_code == 201, response.text
-    user = response.json()["user"]
-    return Account(user["username"], response.json()["token"], user["id"])
+    return register_account(http, prefix="s", password=PASSWORD)[0]
 
 
 def assert_story(story: dict, author: Account) -> None:
