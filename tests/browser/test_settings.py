@@ -77,7 +77,7 @@ def test_sessions_password_export_and_deleting_the_account(browser, server, peop
 
     # then: back at the log-in page (sent there by the page, or by the socket its deletion
     # closed with 4401), and the account is gone
-    page.wait_for_url(re.compile(rf"^{re.escape(server.base_url)}/login(\?next=.*)?$"), timeout=WAIT_MS)
+    expect(page).to_have_url(re.compile(rf"^{re.escape(server.base_url)}/login(\?next=.*)?$"), timeout=WAIT_MS)
     login = a.context.request.post(
         f"{server.base_url}/api/auth/login", data={"username": a.username, "password": NEW_PASSWORD}
     )

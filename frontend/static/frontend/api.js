@@ -1,5 +1,7 @@
 // The REST client: session cookie plus X-CSRFToken on every write, JSON errors as ApiError.
 
+import { leaveToLogin } from "./util.js";
+
 export class ApiError extends Error {
   constructor(status, body) {
     const detail = (body && body.detail) || `Request failed (${status}).`;
@@ -55,7 +57,7 @@ export async function api(path, { method = "GET", json, form, signal } = {}) {
   }
   if (!response.ok) {
     if (response.status === 401 && !path.startsWith("/api/auth/")) {
-      window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname)}`);
+      leaveToLogin();
     }
     throw new ApiError(response.status, data);
   }

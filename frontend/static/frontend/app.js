@@ -4,7 +4,7 @@
 import { api } from "./api.js";
 import { gateway } from "./socket.js";
 import { notificationItem, notificationText } from "./notify.js";
-import { $, h, me, refreshTimes, toast, userId } from "./util.js";
+import { $, h, leaveToLogin, me, refreshTimes, toast, userId } from "./util.js";
 
 const PAGES = new Set(["login", "signup", "feed", "upload", "profile", "post", "inbox", "conversation", "notifications", "search", "tag", "explore", "settings", "forgot_password", "reset_password"]);
 
@@ -266,7 +266,7 @@ function setupLogout() {
     } catch {
       // nothing to clear
     }
-    window.location.assign("/login");
+    leaveToLogin({ next: false });
   });
 }
 

@@ -8,7 +8,7 @@
 // - Keeps an outbox of messages (with their client_id) in sessionStorage: each is sent
 //   when the socket is ready and sent again after a reconnect until it is acked; the
 //   server makes a repeated client_id a no-op, so a message is delivered once.
-import { uuid } from "./util.js";
+import { leaveToLogin, uuid } from "./util.js";
 
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 15000;
@@ -225,9 +225,7 @@ export class Gateway {
     if (this.status === "closed") return;
     if (code === 4401) {
       this.setStatus("closed");
-      if (!["/login", "/signup"].includes(window.location.pathname)) {
-        window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname)}`);
-      }
+      leaveToLogin();
       return;
     }
     this.scheduleReconnect();

@@ -26,6 +26,15 @@ function append(node, children) {
 
 export const $ = (selector, root = document) => root.querySelector(selector);
 
+let leaving = false;
+/** Goes to the log-in page once: when the account ends, the page, the API client (401) and
+ *  the socket (4401) may all notice at once, and a second navigation would abort the first. */
+export function leaveToLogin({ next = true } = {}) {
+  if (leaving || ["/login", "/signup"].includes(window.location.pathname)) return;
+  leaving = true;
+  window.location.assign(next ? `/login?next=${encodeURIComponent(window.location.pathname)}` : "/login");
+}
+
 // The username rule as the server prints it on every page (<body data-username-pattern>,
 // accounts.models.USERNAME_PATTERN without its anchors): the scripts keep no copy of it.
 const USERNAME_PATTERN = document.body.dataset.usernamePattern;

@@ -1,7 +1,7 @@
 // Settings: where you're signed in (revoke one, or all others), password change, the
 // download of your data, deleting the account.
 import { api, fieldErrors, localPath } from "../api.js";
-import { $, h, showError, timeEl, toast } from "../util.js";
+import { $, h, leaveToLogin, showError, timeEl, toast } from "../util.js";
 
 const ui = {};
 const EXPORT_POLL_MS = 1000;
@@ -132,7 +132,7 @@ async function deleteAccount(event) {
   }
   try {
     await api("/api/me", { method: "DELETE", json: { password } });
-    window.location.assign("/login");
+    leaveToLogin({ next: false });
   } catch (failure) {
     const fields = fieldErrors(failure);
     showError(ui.deleteError, fields.password || failure.detail);
