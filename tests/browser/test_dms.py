@@ -1,9 +1,10 @@
 """DESIGN 6.5 in a real Chromium, two browsers as two people: a photo, a reply, a heart by
 double-click seen on the other side, edit and unsend live, "Seen" after a reload, mute, and
-a stranger's message under Requests until accepted. Screenshots at phone and desktop widths
+a stranger's message under Requests until accepted; a hidden tab's desktop notifications and title count. Screenshots at phone and desktop widths
 go to screenshots/."""
 
 import re
+import uuid
 
 from playwright.sync_api import expect
 
@@ -146,3 +147,98 @@ def test_the_tab_title_counts_unread_conversations_and_a_muted_one_bumps_nothing
     carol.api("POST", f"/api/conversations/{quiet}/messages", {"body": "shh again", "client_id": "q-2"})
     page.wait_for_timeout(500)
     expect(page.locator("#inbox-badge")).to_have_text("1")
+
+
+# A Notification the test can watch: the page asks permission through it and constructs it
+# as it would Chromium's, and the tab can be told it is hidden (a headless tab is always
+# visible to itself).
+WATCHED_NOTIFICATIONS = """
+(() => {
+  let visibility = "visible";
+  Object.defineProperty(Document.prototype, "visibilityState", { get: () => visibility, configurable: true });
+  Object.defineProperty(Document.prototype, "hidden", { get: () => visibility === "hidden", configurable: true });
+  window.__setVisibility = (state) => {
+    visibility = state;
+    document.dispatchEvent(new Event("visibilitychange"));
+  };
+  window.__notices = [];
+  class WatchedNotification {
+    static permission = "default";
+    static requestPermission() {
+      WatchedNotification.permission = "granted";
+      return Promise.resolve("granted");
+    }
+    constructor(title, options = {}) {
+      this.title = title;
+      this.body = options.body;
+      this.tag = options.tag;
+      this.closed = false;
+      window.__notices.push(this);
+    }
+    close() {
+      this.closed = true;
+    }
+  }
+  window.Notification = WatchedNotification;
+})();
+"""
+
+
+def notices(page) -> list[dict]:
+    return page.evaluate("window.__notices.map(({title, body, tag}) => ({title, body, tag}))")
+
+
+def test_a_hidden_tab_shows_desktop_notifications_and_counts_in_its_title(people):
+    # given: bob, on his inbox, turns desktop notifications on; alice and carol write to him,
+    # and he has muted carol's conversation
+    alice, bob, carol = people("ada"), people("bea"), people("cy")
+    for person in (alice, carol):
+        bob.api("POST", f"/api/users/{person.username}/follow")
+    conversation = alice.api("POST", "/api/conversations", {"usernames": [bob.username]})["id"]
+    muted = carol.api("POST", "/api/conversations", {"usernames": [bob.username]})["id"]
+    bob.api("POST", f"/api/conversations/{muted}/mute")
+    post = bob.post_photo("sunset")
+    bob.context.add_init_script(WATCHED_NOTIFICATIONS)
+    page = bob.open("/inbox")
+    wait_socket_open(page)
+    title = page.title()
+    page.get_by_role("button", name="Turn on desktop notifications").click()
+    expect(page.get_by_role("button", name="Turn on desktop notifications")).to_be_hidden()
+
+    # when: a message arrives while the tab is in view
+    alice.api(
+        "POST",
+        f"/api/conversations/{conversation}/messages",
+        {"body": "are you there?", "client_id": str(uuid.uuid4())},
+    )
+    # then: the title counts it, and no system notification interrupts
+    expect(page).to_have_title(f"(1) {title}", timeout=WAIT_MS)
+    assert notices(page) == []
+
+    # when: the tab is hidden, then alice writes again and likes bob's post, and carol writes
+    page.evaluate("window.__setVisibility('hidden')")
+    alice.api(
+        "POST",
+        f"/api/conversations/{conversation}/messages",
+        {"body": "lunch at noon?", "client_id": str(uuid.uuid4())},
+    )
+    alice.api("POST", f"/api/posts/{post['id']}/like")
+    carol.api("POST", f"/api/conversations/{muted}/messages", {"body": "muted chatter", "client_id": str(uuid.uuid4())})
+    carol.api(
+        "POST", f"/api/conversations/{muted}/messages", {"body": "after the mute", "client_id": str(uuid.uuid4())}
+    )
+
+    # then: one notification for the message and one for the like, none for the muted
+    # conversation; the title counts one unread conversation and one notification
+    expect(page).to_have_title(f"(2) {title}", timeout=WAIT_MS)
+    page.wait_for_function("window.__notices.length >= 2", timeout=WAIT_MS)
+    page.wait_for_timeout(500)  # room for a wrong third notification (carol's) to show up
+    shown = notices(page)
+    assert shown[0] == {"title": alice.username, "body": "lunch at noon?", "tag": f"conversation-{conversation}"}
+    assert shown[1]["title"] == alice.username and "liked" in shown[1]["body"]
+    assert len(shown) == 2, shown
+
+    # when: bob clicks the message's notification
+    page.evaluate("window.__notices[0].onclick()")
+    # then: its conversation opens, and the notification is gone
+    expect(page).to_have_url(re.compile(rf"/inbox/{conversation}$"), timeout=WAIT_MS)
