@@ -1,7 +1,7 @@
 """DESIGN 6.5 in a real Chromium, two browsers as two people: a photo, a reply, a heart by
-double-click seen on the other side, edit and unsend live, "Seen" after a reload, mute, and
-a stranger's message under Requests until accepted; a hidden tab's desktop notifications and title count. Screenshots at phone and desktop widths
-go to screenshots/."""
+double-click seen on the other side, edit and unsend live, "Seen" after a reload, mute, a
+stranger's message under Requests until accepted, and a hidden tab's desktop notifications
+and title count. Screenshots at phone and desktop widths go to screenshots/."""
 
 import re
 import uuid
