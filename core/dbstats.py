@@ -14,6 +14,7 @@ PostgreSQL is away answers at once with `instaclone_db_up 0` and the pools' figu
 Only on PostgreSQL; on SQLite only the pools (none) and `instaclone_db_up` are reported.
 """
 
+import asyncio
 import logging
 import threading
 import time
@@ -110,6 +111,14 @@ def _query(alias: str, sql: str) -> list[tuple]:
     with connections[alias].cursor() as cursor:
         cursor.execute(sql)
         return cursor.fetchall() if cursor.description else []
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _read(alias: str) -> list:
@@ -217,7 +226,9 @@ class DatabaseCollector(Collector):
             self._read_at = float("-inf")
 
     def _refresh(self) -> None:
-        if time.monotonic() - self._read_at < _cache_seconds():
+        if time.monotonic() - self._read_at < _cache_seconds() or _in_event_loop():
+            # (a registry read on an event loop's thread keeps the last reading rather than
+            # block the loop on the database: the /metrics view reads in a worker thread)
             return
         try:
             self._families, self._up = _read(self.alias), 1

@@ -82,6 +82,14 @@ class Health:
             self._checked_at = time.monotonic()
             return self.usable
 
+    def failed(self) -> None:
+        """A read on the replica just failed: that is the check. Reads go to the primary until
+        the next one is due, without a second wait on a replica that does not answer."""
+        with self._lock:
+            self.lag, self.usable = None, False
+            self._checked_at = time.monotonic()
+        connections[REPLICA].close()
+
 
 HEALTH = Health()
 
@@ -112,8 +120,9 @@ class ReplicaReadsMiddleware:
         finally:
             _reads_on_replica.set(False)
         if request.replica_read and (response is None or response.status_code == 503):
-            # The replica failed under this read: judge it now, and read from the primary.
-            HEALTH.check(force=True)
+            # The replica failed under this read: read from the primary, and from it alone
+            # until the next check is due.
+            HEALTH.failed()
             request.replica_read = False
             request.replica_retry = True
             try:
