@@ -9,6 +9,8 @@ PORT ?= 8000
 
 TEST_DATABASE_URL ?= postgres://postgres@localhost:5432/instaclone
 TEST_REDIS_URL ?= redis://localhost:6379/0
+# Test processes (pytest-xdist): two, one a core; TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 
 .PHONY: run test test-quick install install-dev lint audit bench clean
 
@@ -35,13 +37,13 @@ run: install
 test: install-dev
 	@scripts/ensure-test-tools.sh
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
-		$(VENV)/bin/pytest $(PYTEST_ARGS)
+		$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # The quick run: everything but real processes, browsers, fault injection, fuzzing and the
 # compose stack.
 test-quick: install-dev
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
-		$(VENV)/bin/pytest -m "not e2e and not browser and not faults and not fuzz and not compose" $(PYTEST_ARGS)
+		$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup -m "not e2e and not browser and not faults and not fuzz and not compose" $(PYTEST_ARGS)
 
 # Lint: ruff's checks and formatting, and mypy (django-stubs) over core/, realtime/, config/ and the services.
 lint: install-dev

@@ -11,6 +11,22 @@ from core.throttling import LIMITER
 from tests.factories import UserFactory, issue_token
 
 
+# With `make test`'s two workers (pytest-xdist, --dist loadgroup) a module runs whole on one
+# worker (its module-scoped servers start once), and the tests that load the machine on
+# purpose and then hold it to a time (fault recovery within seconds, the fuzzer's flat memory,
+# the pools under 500 requests) run one after another on the same worker, never two at once.
+LOADS_THE_MACHINE = ("faults", "fuzz")
+LOADS_THE_MACHINE_MODULES = ("tests/e2e/test_pool.py", "tests/e2e/test_maintenance.py")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        heavy = module in LOADS_THE_MACHINE_MODULES or any(item.get_closest_marker(m) for m in LOADS_THE_MACHINE)
+        item.add_marker(pytest.mark.xdist_group("loads-the-machine" if heavy else module))
+
+
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
     """A test database per checkout (`test_instaclone_<hash of the path>`): two checkouts on

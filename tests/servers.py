@@ -61,6 +61,7 @@ class Database:
 def server_env(**overrides) -> dict:
     env = {
         **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",  # the project's own, not the test run's
         "HTTPS": "0",
         "DEBUG": "1",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",

@@ -37,10 +37,17 @@ CONFIG_VARS = (
 )
 
 
-def run_python(code: str, **env_vars) -> subprocess.CompletedProcess:
+def clean_env(**env_vars) -> dict:
+    """This environment without the configuration, then `env_vars`, on the project's own
+    settings (not the test run's, which set development defaults)."""
     env = {k: v for k, v in os.environ.items() if k not in CONFIG_VARS}
-    env.update({"DJANGO_SETTINGS_MODULE": "config.settings", **env_vars})
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    return {**env, "DJANGO_SETTINGS_MODULE": "config.settings", **env_vars}
+
+
+def run_python(code: str, **env_vars) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=clean_env(**env_vars), capture_output=True, text=True, timeout=60
+    )
 
 
 def production_env(**extra) -> dict:
@@ -119,7 +126,7 @@ def test_production_mode_turns_on_https_and_passes_check_deploy():
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
-        env={**{k: v for k, v in os.environ.items() if k not in CONFIG_VARS}, **env},
+        env=clean_env(**env),
         capture_output=True,
         text=True,
         timeout=60,
