@@ -10,7 +10,6 @@ from core.redis import REDIS
 from core.throttling import LIMITER
 from tests.factories import UserFactory, issue_token
 
-
 # With `make test`'s two workers (pytest-xdist, --dist loadgroup) a module runs whole on one
 # worker (its module-scoped servers start once), and the tests that load the machine on
 # purpose and then hold it to a time (fault recovery within seconds, the fuzzer's flat memory,
