@@ -138,7 +138,8 @@ def world(tmp_path):
         )
         seeded = json.loads(out.read_text())
         print(f"\nsoak: {USERS} people seeded in {time.monotonic() - started:.0f} s", flush=True)
-        node = Node(env, log_dir=tmp_path, backlog=1024).start()
+        node = Node(env, log_dir=tmp_path, backlog=1024)
+        node.start()
         yield {
             "node": node,
             "database": database,
