@@ -1,10 +1,10 @@
 """Handing freed heap memory back to the system.
 
 glibc's malloc keeps what a process frees for its own reuse and returns it to the system
-only from the top of each heap, so a long-running node's RSS climbs with fragmentation even
-though the memory its objects use stays level: the soak (tests/soak) saw a node's heap
-grow by megabytes a minute while the bytes in use stayed flat, and `malloc_trim(0)` gave
-them back. A no-op where the C library is not glibc.
+only from the top of each heap. In the soak (tests/soak) a node's malloc heap grew by
+megabytes a minute while the bytes in use stayed level, and `malloc_trim(0)` gave about
+5 MiB of it back. It is not the whole of the node's growth under socket churn (see the
+README's Soak figures): that is still open. A no-op where the C library is not glibc.
 """
 
 import ctypes

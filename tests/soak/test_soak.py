@@ -56,7 +56,8 @@ POSTERS = 10
 DM_RATE = float(os.environ.get("SOAK_DM_RATE", "25"))  # DMs a second
 POST_SECONDS = float(os.environ.get("SOAK_POST_SECONDS", "3"))
 CHURN_SECONDS = 5.0
-CHURN_SHARE = 0.02  # of the sockets, closed and reopened every CHURN_SECONDS
+# The share of the sockets closed and reopened every CHURN_SECONDS.
+CHURN_SHARE = float(os.environ.get("SOAK_CHURN_SHARE", "0.02"))
 SAMPLE_SECONDS = float(os.environ.get("SOAK_SAMPLE_SECONDS", str(min(30.0, max(5.0, SECONDS / 12)))))
 WARM_UP = 0.2
 DB_POOL, WS_DB_POOL = 10, 4  # the node's pools: it may hold at most their sum
