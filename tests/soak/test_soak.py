@@ -417,7 +417,8 @@ class Soak:
         keys = presence = 0
         async for key in self.redis.scan_iter(match=f"{self.prefix}:*", count=1000):
             keys += 1
-            presence += key.startswith(f"{self.prefix}:presence:".encode())
+            # A socket's key (the online set outlives them with stale scores, for prune_stale).
+            presence += key.startswith(f"{self.prefix}:presence:sockets:".encode())
         row = {
             "t": round(time.monotonic() - self.started),
             "phase": phase,
