@@ -12,7 +12,7 @@ TEST_REDIS_URL ?= redis://localhost:6379/0
 # Test processes (pytest-xdist): two, one a core; TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= 2
 
-.PHONY: run test test-quick install install-dev lint audit bench clean
+.PHONY: run test test-quick soak install install-dev lint audit bench clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,13 @@ test: install-dev
 test-quick: install-dev
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup -m "not e2e and not browser and not faults and not fuzz and not compose" $(PYTEST_ARGS)
+
+# The soak (tests/soak): one node under churn, DMs and posts for SOAK_SECONDS (default 1800),
+# its figures printed; outside `make test` and `make test-quick`. `SOAK_SECONDS=120 make soak`
+# for a short try.
+soak: install-dev
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		$(VENV)/bin/pytest -m soak -s tests/soak $(PYTEST_ARGS)
 
 # Lint: ruff's checks and formatting, and mypy (django-stubs) over core/, realtime/, config/ and the services.
 lint: install-dev

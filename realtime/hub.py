@@ -9,6 +9,8 @@ second). The hub does them for all of its sockets at once, once per interval:
 - the credential check: one query for the tokens, one for the sessions; a socket whose
   credential was revoked (a logout whose `auth.revoked` publish was lost) closes with 4401;
 - presence: one Redis pipeline marks every socket alive for another TTL.
+On each sweep it also hands the heap's freed memory back to the system (core.memory): a
+node churning through sockets otherwise keeps growing its RSS with fragmentation.
 A new socket gets its first check early (FIRST_CHECK_SECONDS): Redis confirms a SUBSCRIBE
 asynchronously, so an event published elsewhere in the instant after connect may have
 missed it. A socket whose group joins failed retries them on each tick.
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
+from core.memory import release_freed_memory
 from realtime import events, presence
 from realtime.auth import invalid_credentials
 from realtime.db import database_call
@@ -75,6 +78,7 @@ class Hub:
         if sweep:
             self.next_sweep = now + self.interval
             due = list(self.sockets)
+            release_freed_memory()
         due = [socket for socket in due if not socket.closing and socket.user_id is not None]
         if not due:
             return
