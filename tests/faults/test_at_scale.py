@@ -34,9 +34,9 @@ FAULT_REDIS=plain the nodes use the master alone and the failover is skipped.
 import asyncio
 import collections
 import json
-import logging
 import os
 import random
+import resource
 import shutil
 import signal
 import subprocess
@@ -64,7 +64,8 @@ OUTAGE_SECONDS = 5.0
 STEADY_SECONDS = 3.0  # after every client is back, before the next fault
 RECOVERY_LIMIT = 10.0
 PG_MARGIN = 3.0
-ACK_WAIT = 5.0  # a send unanswered this long is sent again
+ACK_WAIT = 5.0  # a socket send unanswered this long is sent again
+REST_WAIT = 10.0  # the same for a REST send
 MASTER = "instaclone"
 # Sentinel's failure detection: longer than the cut and the freeze, which must not fail over.
 DOWN_AFTER_MS = 8000
@@ -229,6 +230,7 @@ class Send:
     message_id: int | None = None
     attempts: int = 0
     ids: set = field(default_factory=set)  # every message id an answer named: one, or a duplicate
+    log: list = field(default_factory=list)  # (started, ended, outcome) per attempt
 
 
 @dataclass
@@ -238,6 +240,69 @@ class Fault:
     end: float
     note: str = ""
     skipped: str = ""
+
+
+class Http:
+    """A client's keep-alive HTTP/1.1 connection to one node, a request at a time. (httpx
+    would cost these 300 clients more CPU than the nodes spend answering them: its pool
+    scans every connection per request, and it retries a failed import per request.)"""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: str, token: str) -> tuple[int, bytes]:
+        payload = body.encode()
+        request = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nAuthorization: Token {token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+        ).encode() + payload
+        reused = self.writer is not None
+        try:
+            return await self._exchange(request)
+        except EOFError:
+            if not reused:
+                raise
+        # The server closed the idle connection before our request reached it: once more, afresh.
+        return await self._exchange(request)
+
+    async def _exchange(self, request: bytes) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        reader = self.reader
+        try:
+            self.writer.write(request)
+            await self.writer.drain()
+            line = await reader.readline()
+        except ConnectionError:
+            line = b""
+        if not line:
+            self.close()
+            raise EOFError("connection closed before a response")
+        status = int(line.split()[1])
+        headers = {}
+        while (header := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = header.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip().lower()
+        if "content-length" in headers:
+            data = await reader.readexactly(int(headers["content-length"]))
+        elif headers.get("transfer-encoding") == "chunked":
+            data = b""
+            while size := int((await reader.readline()).split(b";")[0], 16):
+                data += (await reader.readexactly(size + 2))[:-2]  # each chunk ends in CRLF
+            await reader.readline()
+        else:
+            data = await reader.read()
+            self.close()
+        if headers.get("connection") == "close":
+            self.close()
+        return status, data
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.transport.abort()
+        self.reader = self.writer = None
 
 
 class Client:
@@ -261,6 +326,7 @@ class Client:
         self.outbox: asyncio.Queue = asyncio.Queue()
         self.sends: list[Send] = []
         self.unacked: set[Send] = set()
+        self.http: dict[int, Http] = {}  # node index -> connection
 
     def connected_since(self, moment: float) -> float | None:
         """When, at or after `moment`, this client was first connected (None: not yet)."""
@@ -284,8 +350,8 @@ class Run:
         self.stopping = False
         self.sending = True
         self.rng = random.Random(12)
-        self.http: list[httpx.AsyncClient] = []
         self.tasks: list[asyncio.Task] = []
+        self.paths: dict[str, float] = {}
 
     # Sockets
 
@@ -410,14 +476,20 @@ class Run:
                 recipient.outstanding.add(message_id)
 
     async def send_frame(self, send: Send) -> bool:
+        started = time.monotonic()
+        outcome = await self._send_frame(send)
+        send.log.append((started, time.monotonic(), outcome))
+        return outcome == "ack"
+
+    async def _send_frame(self, send: Send) -> str:
         client = send.client
         try:
             await asyncio.wait_for(client.ready.wait(), ACK_WAIT)
         except TimeoutError:
-            return False
+            return "not connected"
         ws = client.ws
         if ws is None:
-            return False
+            return "not connected"
         future = asyncio.get_running_loop().create_future()
         client.pending[send.client_id] = future
         frame = {
@@ -430,34 +502,42 @@ class Run:
         try:
             await ws.send(json.dumps(frame))
             answer = await asyncio.wait_for(future, ACK_WAIT)
-        except (ConnectionClosed, TimeoutError):
-            return False
+        except ConnectionClosed:
+            return "closed"
+        except TimeoutError:
+            return "no answer"
         finally:
             if client.pending.get(send.client_id) is future:
                 del client.pending[send.client_id]
-        if answer is None or answer["type"] == "error":
-            return False
+        if answer is None:
+            return "closed"
+        if answer["type"] == "error":
+            return answer["code"]
         self.acked(send, answer["data"]["id"])
-        return True
+        return "ack"
 
     async def send_rest(self, send: Send) -> bool:
         client = send.client
         node = (client.home + send.attempts - 1) % 2 if send.attempts > 1 else client.home
+        connection = client.http.setdefault(node, Http(self.nodes[node].port))
+        body = json.dumps({"body": f"dm {send.client_id[:8]}", "client_id": send.client_id})
         started = time.monotonic()
         try:
-            response = await self.http[node].post(
-                f"/api/conversations/{client.conversation}/messages",
-                json={"body": f"dm {send.client_id[:8]}", "client_id": send.client_id},
-                headers={"Authorization": f"Token {client.user['token']}"},
+            status, data = await asyncio.wait_for(
+                connection.post(f"/api/conversations/{client.conversation}/messages", body, client.user["token"]),
+                REST_WAIT,
             )
-        except httpx.HTTPError:
+        except (OSError, EOFError, ValueError, TimeoutError) as exc:
+            connection.close()
+            send.log.append((started, time.monotonic(), f"node {node}: {type(exc).__name__}"))
             return False
-        self.responses.append((started, time.monotonic(), response.status_code, node))
-        if response.status_code in (200, 201):
-            self.acked(send, response.json()["id"])
+        self.responses.append((started, time.monotonic(), status, node))
+        send.log.append((started, time.monotonic(), f"node {node}: {status}"))
+        if status in (200, 201):
+            self.acked(send, json.loads(data)["id"])
             return True
-        if response.status_code < 500:
-            self.unexpected.append(f"REST send of client {client.index}: {response.status_code} {response.text}")
+        if status < 500:
+            self.unexpected.append(f"REST send of client {client.index}: {status} {data[:200]!r}")
             send.client.unacked.discard(send)
             return True
         return False
@@ -481,24 +561,35 @@ class Run:
         await until(lambda: not self.behind(end), end + limit - time.monotonic(), step=0.25)
         await asyncio.sleep(STEADY_SECONDS)
 
-    def recovery(self, client: Client, end: float) -> float:
-        """Seconds from `end` until the client was back (infinite if it never was)."""
-        back = client.connected_since(end)
-        if back is None:
-            return float("inf")
+    def recovery(self, client: Client, end: float) -> tuple[float, dict[str, float], str]:
+        """Seconds from `end` until the client was back (infinite if it never was): connected,
+        its sends of before `end` acknowledged, the messages acknowledged before `end`
+        received. Also each of the three, and what it waited for last."""
+        inf = float("inf")
+        connected = client.connected_since(end)
+        parts = {"connect": inf if connected is None else connected, "sends": end, "delivery": end}
+        why = {"connect": "never connected again" if connected is None else "connected"}
         for send in client.sends:
             if send.queued_at < end:
-                back = max(back, send.acked_at if send.acked_at is not None else float("inf"))
+                acked = send.acked_at if send.acked_at is not None else inf
+                if acked > parts["sends"]:
+                    parts["sends"] = acked
+                    why["sends"] = (
+                        f"its {send.via} send, queued {send.queued_at - end:+.2f} s, {send.attempts} attempts"
+                    )
         for send in client.sends + client.partner.sends:
             if send.acked_at is not None and send.acked_at < end:
-                back = max(back, client.received_at.get(send.message_id, float("inf")))
-        return max(0.0, back - end)
+                arrived = client.received_at.get(send.message_id, inf)
+                if arrived > parts["delivery"]:
+                    parts["delivery"] = arrived
+                    why["delivery"] = f"message {send.message_id} ({send.via}, acked {send.acked_at - end:+.2f} s)"
+        parts = {name: max(0.0, at - end) for name, at in parts.items()}
+        last = max(parts, key=parts.__getitem__)
+        return parts[last], parts, why[last]
 
 
 async def scenario(nodes: list[Node], redis_set: RedisSet, pg_proxy: TcpProxy, people: dict) -> tuple[Run, list]:
     run = Run(nodes, people)
-    limits = httpx.Limits(max_connections=60, max_keepalive_connections=60)
-    run.http = [httpx.AsyncClient(base_url=node.http, timeout=10, limits=limits, trust_env=False) for node in nodes]
     faults: list[Fault] = []
     try:
         gate = asyncio.Semaphore(50)
@@ -561,6 +652,7 @@ async def scenario(nodes: list[Node], redis_set: RedisSet, pg_proxy: TcpProxy, p
         await asyncio.sleep(1)  # a late duplicate would arrive meanwhile
         for task in senders:
             task.cancel()
+        run.paths = await delivery_paths(nodes)
     finally:
         run.stopping = True
         for client in run.clients:
@@ -569,9 +661,65 @@ async def scenario(nodes: list[Node], redis_set: RedisSet, pg_proxy: TcpProxy, p
         for task in run.tasks:
             task.cancel()
         await asyncio.gather(*run.tasks, return_exceptions=True)
-        for http in run.http:
-            await http.aclose()
+        for client in run.clients:
+            for connection in client.http.values():
+                connection.close()
     return run, faults
+
+
+async def delivery_paths(nodes: list[Node]) -> dict[str, float]:
+    """How the nodes sent durable events (live, replay, gap, check), from their /metrics."""
+    paths: dict[str, float] = collections.Counter()
+    for node in nodes:
+        async with httpx.AsyncClient(base_url=node.http, timeout=10, trust_env=False) as http:
+            text = (await http.get("/metrics")).text
+        for line in text.splitlines():
+            if line.startswith("instaclone_ws_events_out_total{"):
+                paths[line.split('path="', 1)[1].split('"', 1)[0]] += float(line.split()[-1])
+    return dict(paths)
+
+
+def dump(run: Run, faults: list[Fault], path: Path) -> None:
+    """The run's record, for a look after a failure: times in seconds from the first fault."""
+    zero = faults[0].start
+
+    def t(x):
+        return None if x is None else round(x - zero, 3)
+
+    record = {
+        "faults": [{**f.__dict__, "start": t(f.start), "end": t(f.end)} for f in faults],
+        "responses": [(t(a), t(b), status, node) for a, b, status, node in run.responses],
+        "sends": [
+            {
+                "client": s.client.index,
+                "via": s.via,
+                "queued": t(s.queued_at),
+                "acked": t(s.acked_at),
+                "message": s.message_id,
+                "attempts": [(t(a), t(b), what) for a, b, what in s.log],
+                "received": [t(c.received_at.get(s.message_id)) for c in (s.client, s.client.partner)],
+            }
+            for s in run.sends
+        ],
+        "sessions": {c.index: [(t(a), t(b), node) for a, b, node in c.sessions] for c in run.clients},
+    }
+    path.write_text(json.dumps(record))
+
+
+def sends_around(client: Client, fault: Fault) -> list[str]:
+    """A client's sends about a fault, each attempt in seconds from the fault's end."""
+    lines = [f"  client {client.index} (node {client.home}), sessions {client.sessions[-3:]}, end {fault.end:.2f}:"]
+    for send in client.sends:
+        if fault.start - 5 < send.queued_at < fault.end + 15 or any(a < fault.end < b for a, b, _ in send.log):
+            attempts = ", ".join(f"{a - fault.end:+.2f}..{b - fault.end:+.2f} {what}" for a, b, what in send.log)
+            lines.append(f"    {send.via} queued {send.queued_at - fault.end:+.2f}: {attempts}")
+    return lines
+
+
+def server_log(node: Node, lines: int = 15) -> str:
+    """The last warnings and errors of a node's log, without daphne's access lines."""
+    text = node.log_tail(100_000).splitlines()
+    return "\n".join([line for line in text if not line.startswith("127.0.0.1:")][-lines:])
 
 
 def report(run: Run, faults: list[Fault], pg_window: tuple[float, float]) -> list[str]:
@@ -620,30 +768,38 @@ def report(run: Run, faults: list[Fault], pg_window: tuple[float, float]) -> lis
     for fault, until in zip(faults, bounds, strict=True):
         sends = [s for s in run.sends if fault.start <= s.queued_at < until]
         delivered = sum(min(1, r.counts[s.message_id]) for s in sends for r in (s.client, s.client.partner))
-        fives = sum(1 for started, _, status, _ in run.responses if status >= 500 and fault.start <= started < until)
+        answers = [(b - a, status) for a, b, status, _ in run.responses if fault.start <= b < until]
+        fives = sum(1 for _, status in answers if status >= 500)
         fives += sum(1 for c in run.clients for at, _ in c.server_errors if fault.start <= at < until)
         if fault.skipped:
             lines.append(f"{fault.name:<18} skipped: {fault.skipped}")
             continue
-        line = f"{fault.name:<18} sent {len(sends):>5}  delivered {delivered:>5}/{2 * len(sends):<5}  5xx {fives:>4}"
+        line = (
+            f"{fault.name:<18} sent {len(sends):>5}  delivered {delivered:>5}/{2 * len(sends):<5}  5xx {fives:>4}  "
+            f"slowest REST {max((t for t, _ in answers), default=0):5.2f} s"
+        )
         if fault.name == "steady":
             lines.append(line)
             continue
-        times = sorted((run.recovery(c, fault.end), c.index) for c in run.clients)
+        recoveries = {c.index: run.recovery(c, fault.end) for c in run.clients}
+        times = sorted((t, i) for i, (t, _, _) in recoveries.items())
         worst, who = times[-1]
+        parts = {name: max(r[1][name] for r in recoveries.values()) for name in ("connect", "sends", "delivery")}
         reconnects = sum(1 for c in run.clients for s in c.sessions if fault.start < s[0] < until)
         lines.append(
-            f"{line}  reconnects {reconnects:>4}  worst recovery {worst:5.2f} s (client {who}, "
-            f"p99 {times[int(0.99 * (len(times) - 1))][0]:.2f} s)" + (f"  [{fault.note}]" if fault.note else "")
+            f"{line}  reconnects {reconnects:>4}  worst recovery {worst:5.2f} s (client {who}; "
+            + ", ".join(f"{name} {t:.2f}" for name, t in parts.items())
+            + ")"
+            + (f"  [{fault.note}]" if fault.note else "")
         )
         if worst > RECOVERY_LIMIT:
-            slow = [i for t, i in times if t > RECOVERY_LIMIT]
-            problems.append(f"{fault.name}: {len(slow)} clients not back within {RECOVERY_LIMIT:g} s: {slow[:10]}")
+            slow = [(i, round(t, 1), recoveries[i][2]) for t, i in reversed(times) if t > RECOVERY_LIMIT]
+            problems.append(f"{fault.name}: {len(slow)} clients not back within {RECOVERY_LIMIT:g} s: {slow[:6]}")
+            problems += sends_around(run.clients[who], fault)
     return lines + problems
 
 
 def test_every_acknowledged_dm_reaches_each_recipient_once_in_order_through_every_fault_at_scale(tmp_path):
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request otherwise
     began = time.monotonic()
     root = Path(tempfile.mkdtemp(prefix="instaclone-faults-"))
     database = Database(prefix="instaclone_scale").migrate(server_env())
@@ -680,15 +836,18 @@ def test_every_acknowledged_dm_reaches_each_recipient_once_in_order_through_ever
         database.drop()
         shutil.rmtree(root, ignore_errors=True)
 
+    dump(run, faults, tmp_path / "run.json")
     pg = next(f for f in faults if f.name == "postgres cut")
     lines = report(run, faults, (pg.start, pg.end + PG_MARGIN))
     acked = {s.message_id for s in run.sends if s.message_id is not None}
     print("\n".join(lines[: len(faults)]))
     print(
         f"{len(run.clients)} clients, {len(run.sends)} DMs ({sum(s.via == 'ws' for s in run.sends)} by socket), "
-        f"{len(acked)} acknowledged, {stored[0]} stored; {time.monotonic() - began:.0f} s in all"
+        f"{len(acked)} acknowledged, {stored[0]} stored; {time.monotonic() - began:.0f} s in all, "
+        f"the clients' CPU {resource.getrusage(resource.RUSAGE_SELF).ru_utime:.0f} s; events sent by path "
+        f"(node 1 since its restart): {run.paths}"
     )
     problems = lines[len(faults) :]
     if stored[0] != stored[1] or stored[0] != len(acked):
         problems.append(f"the database holds {stored[0]} messages ({stored[1]} client_ids) for {len(acked)} acked")
-    assert not problems, "\n".join(problems[:40]) + "\n" + "\n".join(n.log_tail(20) for n in nodes)
+    assert not problems, "\n".join(problems[:40] + [server_log(node) for node in nodes])
