@@ -12,6 +12,13 @@ second). The hub does them for all of its sockets at once, once per interval:
 A new socket gets its first check early (FIRST_CHECK_SECONDS): Redis confirms a SUBSCRIBE
 asynchronously, so an event published elsewhere in the instant after connect may have
 missed it. A socket whose group joins failed retries them on each tick.
+
+While the channel layer has trouble (a publish failed, the subscription connection was lost
+or has just come back: a Redis outage, a failover) and for WATCH_SECONDS after, every tick
+is a full check: what was published meanwhile, by any node, reached no socket here, and a
+quiet socket would otherwise wait for the next periodic check (WS_LOG_CHECK_SECONDS, 30 s by
+default) to get it. WATCH_SECONDS also covers the other nodes, whose publishes may fail a
+little longer than this node's subscription.
 """
 
 import asyncio
@@ -20,6 +27,7 @@ import random
 import time
 from typing import TYPE_CHECKING
 
+from channels.layers import get_channel_layer
 from django.conf import settings
 
 from realtime import events, presence
@@ -32,6 +40,7 @@ if TYPE_CHECKING:  # the consumer registers itself here; typing only
 log = logging.getLogger(__name__)
 
 FIRST_CHECK_SECONDS = 3.0
+WATCH_SECONDS = 10.0
 
 
 class Hub:
@@ -71,7 +80,7 @@ class Hub:
         due = [socket for socket, at in self.fresh.items() if at <= now]
         for socket in due:
             del self.fresh[socket]
-        sweep = now >= self.next_sweep
+        sweep = now >= self.next_sweep or _layer_troubled_within(WATCH_SECONDS, now)
         if sweep:
             self.next_sweep = now + self.interval
             due = list(self.sockets)
@@ -94,6 +103,14 @@ class Hub:
                 await socket.revoked()
             elif latest.get(socket.uid, 0) > (socket.last_sent or 0):
                 asyncio.ensure_future(socket.check_log())
+
+
+def _layer_troubled_within(seconds: float, now: float) -> bool:
+    last_trouble = getattr(get_channel_layer(), "last_trouble", None)
+    if last_trouble is None:  # a layer that never loses a publish (in memory)
+        return False
+    at = last_trouble()
+    return at is not None and now - at < seconds
 
 
 @database_call
