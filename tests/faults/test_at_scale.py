@@ -3,8 +3,9 @@ each, split across two daphne nodes that share one PostgreSQL and one Redis, eac
 reached through a TcpProxy so it can be cut. DMs flow the whole time (FAULT_RATE a second,
 half as `message.send` frames, half over REST), and the faults of tests/faults come one
 after another with a steady period between: Redis cut off, Redis frozen (SIGSTOP),
-PostgreSQL cut off, a node SIGKILLed and started again, and the Redis master SIGKILLed so
-that Sentinel promotes its replica.
+PostgreSQL cut off, the Redis master SIGKILLed so that Sentinel promotes its replica, and a
+node SIGKILLed and started again (last: its clients stay on the other node, and every Redis
+fault should find sockets on both).
 
 The clients behave as real ones: a failed send (an `error` frame, no ack in time, a 5xx, a
 dropped connection) is retried with the same client_id; a dropped socket reconnects with
@@ -620,14 +621,6 @@ async def scenario(nodes: list[Node], redis_set: RedisSet, pg_proxy: TcpProxy, p
         )
         await outage("postgres cut", pg_proxy.stop, pg_proxy.start)
 
-        start = time.monotonic()
-        await asyncio.to_thread(nodes[1].kill)
-        await asyncio.sleep(1)
-        await asyncio.to_thread(nodes[1].start)
-        end = time.monotonic()
-        faults.append(Fault("node killed", start, end, f"restarted after {end - start:.1f} s"))
-        await run.settle(end, RECOVERY_LIMIT + 2)
-
         if SENTINEL:
             start = time.monotonic()
             await asyncio.to_thread(redis_set.master.kill)
@@ -640,6 +633,14 @@ async def scenario(nodes: list[Node], redis_set: RedisSet, pg_proxy: TcpProxy, p
             reason = "FAULT_REDIS=plain: no Sentinel configured"
             faults.append(Fault("sentinel failover", now, now, skipped=reason))
             print(f"sentinel failover skipped: {reason}", flush=True)
+
+        start = time.monotonic()
+        await asyncio.to_thread(nodes[1].kill)
+        await asyncio.sleep(1)
+        await asyncio.to_thread(nodes[1].start)
+        end = time.monotonic()
+        faults.append(Fault("node killed", start, end, f"restarted after {end - start:.1f} s"))
+        await run.settle(end, RECOVERY_LIMIT + 2)
 
         # The end: no new sends; every started one acknowledged, every message delivered.
         run.sending = False
