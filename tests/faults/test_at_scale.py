@@ -245,6 +245,10 @@ class Fault:
     skipped: str = ""
 
 
+class NoResponse(EOFError):
+    """The connection closed before any byte of a response."""
+
+
 class Http:
     """A client's keep-alive HTTP/1.1 connection to one node, a request at a time. (httpx
     would cost these 300 clients more CPU than the nodes spend answering them: its pool
@@ -264,7 +268,7 @@ class Http:
         reused = self.writer is not None
         try:
             return await self._exchange(request)
-        except EOFError:
+        except NoResponse:
             if not reused:
                 raise
         # The server closed the idle connection before our request reached it: once more, afresh.
@@ -282,7 +286,7 @@ class Http:
             line = b""
         if not line:
             self.close()
-            raise EOFError("connection closed before a response")
+            raise NoResponse
         status = int(line.split()[1])
         headers = {}
         while (header := await reader.readline()) not in (b"\r\n", b""):
@@ -316,7 +320,6 @@ class Client:
         self.partner: Client = self
         self.ws = None
         self.ready = asyncio.Event()
-        self.first: int | None = None  # hello's last_event_id at the first connect
         self.last: int | None = None  # the newest event id received
         self.order_errors: list[tuple[int, int]] = []  # (expected id, id received)
         self.counts: collections.Counter = collections.Counter()  # message id -> times received
@@ -395,8 +398,8 @@ class Run:
                     self.on_event(client, frame, now)
                 elif kind == "hello":
                     greeted = True
-                    if client.last is None:
-                        client.first = client.last = frame["last_event_id"]
+                    if client.last is None:  # the first connect: events start after this
+                        client.last = frame["last_event_id"]
                     client.sessions.append([now, None, node])
                     client.ws = ws
                     client.ready.set()
