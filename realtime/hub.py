@@ -15,10 +15,11 @@ missed it. A socket whose group joins failed retries them on each tick.
 
 While the channel layer has trouble (a publish failed, the subscription connection was lost
 or has just come back: a Redis outage, a failover) and for WATCH_SECONDS after, every tick
-is a full check: what was published meanwhile, by any node, reached no socket here, and a
-quiet socket would otherwise wait for the next periodic check (WS_LOG_CHECK_SECONDS, 30 s by
-default) to get it. WATCH_SECONDS also covers the other nodes, whose publishes may fail a
-little longer than this node's subscription.
+also looks at the log for every socket (one query) and retries failed group joins: what was
+published meanwhile, by any node, reached no socket here, and a quiet socket would otherwise
+wait for the next periodic check (WS_LOG_CHECK_SECONDS, 30 s by default) to get it.
+WATCH_SECONDS also covers the other nodes, whose publishes may fail a little longer than
+this node's subscription. Credentials and presence keep to the periodic check.
 """
 
 import asyncio
@@ -80,10 +81,12 @@ class Hub:
         due = [socket for socket, at in self.fresh.items() if at <= now]
         for socket in due:
             del self.fresh[socket]
-        sweep = now >= self.next_sweep or _layer_troubled_within(WATCH_SECONDS, now)
+        sweep = now >= self.next_sweep
         if sweep:
             self.next_sweep = now + self.interval
             due = list(self.sockets)
+        elif _layer_troubled_within(WATCH_SECONDS, now):
+            await self._watch(exclude=set(due))
         due = [socket for socket in due if not socket.closing and socket.user_id is not None]
         if not due:
             return
@@ -102,6 +105,20 @@ class Hub:
             if id(socket) in invalid:
                 await socket.revoked()
             elif latest.get(socket.uid, 0) > (socket.last_sent or 0):
+                asyncio.ensure_future(socket.check_log())
+
+    async def _watch(self, *, exclude: set) -> None:
+        """The channel layer had trouble: failed joins again, and every socket's log (one
+        query). The sockets in `exclude` get the full check of this tick anyway."""
+        sockets = [s for s in self.sockets if s not in exclude and not s.closing and s.user_id is not None]
+        for socket in sockets:
+            await socket.rejoin()
+        sockets = [socket for socket in sockets if socket in self.sockets]
+        if not sockets:
+            return
+        latest = await events.alatest_ids(list({socket.uid for socket in sockets}))
+        for socket in sockets:
+            if socket in self.sockets and latest.get(socket.uid, 0) > (socket.last_sent or 0):
                 asyncio.ensure_future(socket.check_log())
 
 
