@@ -50,6 +50,8 @@ class Hub:
         self.fresh: dict[GatewayConsumer, float] = {}  # socket -> when its first check is due
         self.task: asyncio.Task | None = None
         self.next_sweep = 0.0
+        # While the layer has trouble: socket -> its user's newest event id at the last tick.
+        self.watched: dict[GatewayConsumer, int] = {}
 
     def add(self, socket: "GatewayConsumer") -> None:
         self.sockets.add(socket)
@@ -61,6 +63,7 @@ class Hub:
     def remove(self, socket: "GatewayConsumer") -> None:
         self.sockets.discard(socket)
         self.fresh.pop(socket, None)
+        self.watched.pop(socket, None)
 
     @property
     def interval(self) -> float:
@@ -87,6 +90,8 @@ class Hub:
             due = list(self.sockets)
         elif _layer_troubled_within(WATCH_SECONDS, now):
             await self._watch(exclude=set(due))
+        else:
+            self.watched.clear()
         due = [socket for socket in due if not socket.closing and socket.user_id is not None]
         if not due:
             return
@@ -109,7 +114,8 @@ class Hub:
 
     async def _watch(self, *, exclude: set) -> None:
         """The channel layer had trouble: failed joins again, and every socket's log (one
-        query). The sockets in `exclude` get the full check of this tick anyway."""
+        query); a socket still without an event that was in the log at the previous tick
+        catches up. The sockets in `exclude` get the full check of this tick anyway."""
         sockets = [s for s in self.sockets if s not in exclude and not s.closing and s.user_id is not None]
         for socket in sockets:
             await socket.rejoin()
@@ -118,7 +124,10 @@ class Hub:
             return
         latest = await events.alatest_ids(list({socket.uid for socket in sockets}))
         for socket in sockets:
-            if socket in self.sockets and latest.get(socket.uid, 0) > (socket.last_sent or 0):
+            # An event in the log a tick ago that has still not reached the socket was lost; a
+            # newer one may only be on its way (live delivery works again after an outage).
+            seen, self.watched[socket] = self.watched.get(socket), latest.get(socket.uid, 0)
+            if socket in self.sockets and seen is not None and (socket.last_sent or 0) < seen:
                 asyncio.ensure_future(socket.check_log())
 
 

@@ -304,8 +304,8 @@ async def test_after_channel_layer_trouble_a_quiet_socket_gets_a_lost_publish_wi
     assert await nothing_more(comm, within=1.5)
     # when: the channel layer has trouble (a Redis outage, a failover, its connection back)
     monkeypatch.setattr(get_channel_layer(), "last_trouble", time.monotonic, raising=False)
-    # then: the hub looks at the log on its next tick, not in an hour
-    (frame,) = await receive_events(comm, 1, within=3)
+    # then: the hub looks at the log on its next ticks, not in an hour
+    (frame,) = await receive_events(comm, 1, within=5)
     assert frame["id"] == 1
     assert await nothing_more(comm, within=1.5)
     await comm.disconnect()
