@@ -69,6 +69,7 @@ RECOVERY_LIMIT = 10.0
 PG_MARGIN = 1.0
 ACK_WAIT = 5.0  # a socket send unanswered this long is sent again
 REST_WAIT = 10.0  # the same for a REST send
+HANG_SECONDS = 400  # the run normally takes under 150 s
 MASTER = "instaclone"
 # Sentinel's failure detection: longer than the cut and the freeze, which must not fail over.
 DOWN_AFTER_MS = 8000
@@ -358,6 +359,7 @@ class Run:
         self.rng = random.Random(12)
         self.tasks: list[asyncio.Task] = []
         self.paths: dict[str, float] = {}
+        self.stuck: list[tuple[float, int]] = []  # sockets whose send or close could not be written
 
     # Sockets
 
@@ -506,7 +508,16 @@ class Run:
             "client_id": send.client_id,
         }
         try:
-            await ws.send(json.dumps(frame))
+            await asyncio.wait_for(ws.send(json.dumps(frame)), ACK_WAIT)
+        except ConnectionClosed:
+            return "closed"
+        except TimeoutError:
+            # The frame could not be written (websockets waits for the socket's buffer without a
+            # limit): the connection is stuck, and a client would drop it and reconnect.
+            self.stuck.append((time.monotonic(), client.index))
+            ws.transport.abort()
+            return "stuck"
+        try:
             answer = await asyncio.wait_for(future, ACK_WAIT)
         except ConnectionClosed:
             return "closed"
@@ -597,6 +608,10 @@ class Run:
 async def scenario(nodes: list[Node], redis_set: RedisSet, pg_proxy: TcpProxy, people: dict) -> tuple[Run, list]:
     run = Run(nodes, people)
     faults: list[Fault] = []
+    senders: list[asyncio.Task] = []
+    scheduler = None
+    # Should the run hang, what every task was waiting for.
+    watchdog = asyncio.get_running_loop().call_later(HANG_SECONDS, print_tasks)
     try:
         gate = asyncio.Semaphore(50)
         run.tasks = [asyncio.ensure_future(run.keep_connected(c, gate)) for c in run.clients]
@@ -662,17 +677,30 @@ async def scenario(nodes: list[Node], redis_set: RedisSet, pg_proxy: TcpProxy, p
             task.cancel()
         run.paths = await delivery_paths(nodes)
     finally:
-        run.stopping = True
+        watchdog.cancel()
+        run.stopping, run.sending = True, False
+        for task in [*senders, *([scheduler] if scheduler else [])]:
+            task.cancel()
+        # All at once and bounded: a close waits for the socket's buffer without a limit.
+        closing = [asyncio.ensure_future(c.ws.close()) for c in run.clients if c.ws is not None]
+        if closing:
+            _, pending = await asyncio.wait(closing, timeout=15)
+            run.stuck += [(time.monotonic(), -1) for _ in pending]
         for client in run.clients:
             if client.ws is not None:
-                await client.ws.close()
-        for task in run.tasks:
-            task.cancel()
-        await asyncio.gather(*run.tasks, return_exceptions=True)
-        for client in run.clients:
+                client.ws.transport.abort()
             for connection in client.http.values():
                 connection.close()
+        for task in run.tasks:
+            task.cancel()
+        await asyncio.wait(run.tasks, timeout=15)
     return run, faults
+
+
+def print_tasks() -> None:
+    print(f"\nthe run has taken over {HANG_SECONDS} s; its tasks:", flush=True)
+    for task in asyncio.all_tasks():
+        task.print_stack(limit=8)
 
 
 async def delivery_paths(nodes: list[Node]) -> dict[str, float]:
@@ -868,6 +896,8 @@ def test_every_acknowledged_dm_reaches_each_recipient_once_in_order_through_ever
         f"(node 1 since its restart): {run.paths}"
     )
     problems = lines[len(faults) :]
+    if run.stuck:
+        problems.append(f"{len(run.stuck)} sockets stuck (a send or close not written in time): {run.stuck[:10]}")
     if stored[0] != stored[1] or stored[0] != len(acked):
         problems.append(f"the database holds {stored[0]} messages ({stored[1]} client_ids) for {len(acked)} acked")
     assert not problems, "\n".join(problems[:40] + [server_log(node) for node in nodes])
