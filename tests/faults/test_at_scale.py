@@ -61,7 +61,7 @@ from tests.servers import ROOT, Database, Node, server_env
 from tests.tcp_proxy import TcpProxy, free_port
 
 CLIENTS = int(os.environ.get("FAULT_CLIENTS", "300"))
-RATE = float(os.environ.get("FAULT_RATE", "60"))  # DMs a second, in all
+RATE = float(os.environ.get("FAULT_RATE", "50"))  # DMs a second, in all
 SENTINEL = os.environ.get("FAULT_REDIS", "sentinel") != "plain"
 OUTAGE_SECONDS = 5.0
 STEADY_SECONDS = 3.0  # after every client is back, before the next fault
