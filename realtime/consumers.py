@@ -85,6 +85,7 @@ class GatewayConsumer(AsyncWebsocketConsumer):
         self.tokens = float(settings.WS_RATE_BURST)
         self.refilled = time.monotonic()
         self.closing = False
+        self.checking = False  # a check_log is waiting or running
         self.forgotten = False  # _forget ran: nothing may be joined or recorded any more
         self.registered = False
         self.online = False
@@ -313,15 +314,21 @@ class GatewayConsumer(AsyncWebsocketConsumer):
                 return
 
     async def check_log(self) -> None:
-        """The hub saw newer events in the log than this socket sent: a publish was lost."""
-        if self.closing:
+        """The hub saw newer events in the log than this socket sent: a publish was lost.
+        One at a time: while the channel layer has trouble the hub looks every second, and a
+        check still waiting for `delivery` will send whatever the next one would."""
+        if self.closing or self.checking:
             return
-        async with self.delivery:
-            WS_GAPS_FILLED.inc()
-            try:
-                await self._catch_up("check")
-            except DatabaseError:
-                log.warning("gateway: log check failed; the next check retries", exc_info=True)
+        self.checking = True
+        try:
+            async with self.delivery:
+                WS_GAPS_FILLED.inc()
+                try:
+                    await self._catch_up("check")
+                except DatabaseError:
+                    log.warning("gateway: log check failed; the next check retries", exc_info=True)
+        finally:
+            self.checking = False
 
     async def event_push(self, message):
         seq, text = message.get("id"), message.get("text")

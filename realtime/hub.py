@@ -14,6 +14,14 @@ node churning through sockets otherwise keeps growing its RSS with fragmentation
 A new socket gets its first check early (FIRST_CHECK_SECONDS): Redis confirms a SUBSCRIBE
 asynchronously, so an event published elsewhere in the instant after connect may have
 missed it. A socket whose group joins failed retries them on each tick.
+
+While the channel layer has trouble (a publish failed, the subscription connection was lost
+or has just come back: a Redis outage, a failover) and for WATCH_SECONDS after, every tick
+also looks at the log for every socket (one query) and retries failed group joins: what was
+published meanwhile, by any node, reached no socket here, and a quiet socket would otherwise
+wait for the next periodic check (WS_LOG_CHECK_SECONDS, 30 s by default) to get it.
+WATCH_SECONDS also covers the other nodes, whose publishes may fail a little longer than
+this node's subscription. Credentials and presence keep to the periodic check.
 """
 
 import asyncio
@@ -22,6 +30,7 @@ import random
 import time
 from typing import TYPE_CHECKING
 
+from channels.layers import get_channel_layer
 from django.conf import settings
 
 from core.memory import release_freed_memory
@@ -35,6 +44,7 @@ if TYPE_CHECKING:  # the consumer registers itself here; typing only
 log = logging.getLogger(__name__)
 
 FIRST_CHECK_SECONDS = 3.0
+WATCH_SECONDS = 10.0
 
 
 class Hub:
@@ -43,6 +53,8 @@ class Hub:
         self.fresh: dict[GatewayConsumer, float] = {}  # socket -> when its first check is due
         self.task: asyncio.Task | None = None
         self.next_sweep = 0.0
+        # While the layer has trouble: socket -> its user's newest event id at the last tick.
+        self.watched: dict[GatewayConsumer, int] = {}
 
     def add(self, socket: "GatewayConsumer") -> None:
         self.sockets.add(socket)
@@ -54,6 +66,7 @@ class Hub:
     def remove(self, socket: "GatewayConsumer") -> None:
         self.sockets.discard(socket)
         self.fresh.pop(socket, None)
+        self.watched.pop(socket, None)
 
     @property
     def interval(self) -> float:
@@ -79,6 +92,10 @@ class Hub:
             self.next_sweep = now + self.interval
             due = list(self.sockets)
             release_freed_memory()
+        elif _layer_troubled_within(WATCH_SECONDS, now):
+            await self._watch(exclude=set(due))
+        else:
+            self.watched.clear()
         due = [socket for socket in due if not socket.closing and socket.user_id is not None]
         if not due:
             return
@@ -98,6 +115,32 @@ class Hub:
                 await socket.revoked()
             elif latest.get(socket.uid, 0) > (socket.last_sent or 0):
                 asyncio.ensure_future(socket.check_log())
+
+    async def _watch(self, *, exclude: set) -> None:
+        """The channel layer had trouble: failed joins again, and every socket's log (one
+        query); a socket still without an event that was in the log at the previous tick
+        catches up. The sockets in `exclude` get the full check of this tick anyway."""
+        sockets = [s for s in self.sockets if s not in exclude and not s.closing and s.user_id is not None]
+        for socket in sockets:
+            await socket.rejoin()
+        sockets = [socket for socket in sockets if socket in self.sockets]
+        if not sockets:
+            return
+        latest = await events.alatest_ids(list({socket.uid for socket in sockets}))
+        for socket in sockets:
+            # An event in the log a tick ago that has still not reached the socket was lost; a
+            # newer one may only be on its way (live delivery works again after an outage).
+            seen, self.watched[socket] = self.watched.get(socket), latest.get(socket.uid, 0)
+            if socket in self.sockets and seen is not None and (socket.last_sent or 0) < seen:
+                asyncio.ensure_future(socket.check_log())
+
+
+def _layer_troubled_within(seconds: float, now: float) -> bool:
+    last_trouble = getattr(get_channel_layer(), "last_trouble", None)
+    if last_trouble is None:  # a layer that never loses a publish (in memory)
+        return False
+    at = last_trouble()
+    return at is not None and now - at < seconds
 
 
 @database_call

@@ -14,11 +14,18 @@ message is decoded once per node. Groups, the only cross-process addressing the 
 work as before. `group_send` returns when its message is written, as before, but concurrent
 sends share round trips instead of queueing for the lock; a publish lost with an outage is a
 gap the event log fills.
+
+The layer also says when it last had trouble (`last_trouble`): a publish that failed, the
+subscription connection lost, or that connection back. Whatever was published meanwhile,
+by this node or another, may have missed this node's sockets, and the hub (realtime.hub)
+looks at the log for all of them while the trouble is recent, instead of waiting for its
+periodic check.
 """
 
 import asyncio
 import collections
 import logging
+import time
 import uuid
 
 from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer, RedisSingleShardConnection
@@ -30,6 +37,9 @@ log = logging.getLogger(__name__)
 # oldest are dropped.
 BATCH = 500
 OUTBOX_MAX = 100_000
+# After the subscription connection fails, the next attempt waits this long (channels-redis
+# waits a second, and so held every node's live delivery back a second after an outage).
+RECONNECT_PAUSE = 0.25
 
 
 class GatewayChannelLayer(RedisPubSubChannelLayer):
@@ -46,11 +56,20 @@ class GatewayChannelLayer(RedisPubSubChannelLayer):
         """Raises when a Redis of the layer does not answer (health checks)."""
         await self._get_layer().ping()
 
+    def last_trouble(self) -> float | None:
+        """When (time.monotonic()) the running loop's layer last lost a publish, lost its
+        subscription connection or got it back; None if never."""
+        return self._get_layer().last_trouble
+
 
 class GatewayLoopLayer(RedisPubSubLoopLayer):
     def __init__(self, hosts=None, *args, **kwargs):
         super().__init__(hosts, *args, **kwargs)
         self._shards = [Shard(host, self) for host in decode_hosts(hosts)]
+        self.last_trouble: float | None = None
+
+    def troubled(self) -> None:
+        self.last_trouble = time.monotonic()
 
     async def new_channel(self, prefix="specific."):
         channel = f"{self.prefix}{prefix}{uuid.uuid4().hex}"
@@ -87,6 +106,7 @@ class Shard(RedisSingleShardConnection):
         super().__init__(host, channel_layer)
         self._outbox: collections.deque[tuple[str, bytes, asyncio.Future]] = collections.deque()
         self._writer: asyncio.Task | None = None
+        self._receiving_failed_at: float | None = None
 
     def enqueue(self, channel: str, data: bytes) -> asyncio.Future:
         """Queues a publish; the future is done when it is written (or failed)."""
@@ -109,6 +129,7 @@ class Shard(RedisSingleShardConnection):
                     pipe.publish(channel, data)
                 await pipe.execute()
             except Exception as exc:  # noqa: BLE001 - every sender of the batch hears of it
+                self.channel_layer.troubled()
                 for _, _, done in batch:
                     if not done.done():
                         done.set_exception(exc)
@@ -121,6 +142,32 @@ class Shard(RedisSingleShardConnection):
     async def ping(self) -> None:
         self._ensure_redis()
         await self._redis.ping()
+
+    async def _do_receiving(self):
+        """channels-redis' receive loop, telling the layer of trouble: redis-py reconnects a
+        lost subscription connection and subscribes it again within `get_message`, so the
+        first call that returns after a failure is the subscription back."""
+        while True:
+            try:
+                if self._pubsub and self._pubsub.subscribed:
+                    message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
+                    if self._receiving_failed_at is not None:
+                        log.warning(
+                            "channel layer: subscriptions back after %.1f s",
+                            time.monotonic() - self._receiving_failed_at,
+                        )
+                        self._receiving_failed_at = None
+                        self.channel_layer.troubled()
+                    self._receive_message(message)
+                else:
+                    await asyncio.sleep(0.1)
+            # Retried until Redis is back; a TimeoutError too (channels-redis let one end the loop).
+            except Exception:  # noqa: BLE001
+                if self._receiving_failed_at is None:
+                    log.warning("channel layer: subscription connection lost; reconnecting", exc_info=True)
+                    self._receiving_failed_at = time.monotonic()
+                self.channel_layer.troubled()
+                await asyncio.sleep(RECONNECT_PAUSE)
 
     def _receive_message(self, message):
         if message is None:

@@ -111,7 +111,9 @@ class Node:
             if self.process.poll() is not None:
                 raise RuntimeError(f"daphne exited early; see {self.log_path}")
             try:
-                urllib.request.urlopen(self.http + "/healthz", timeout=1)  # noqa: S310
+                # A node that is not listening yet refuses at once; one that is up may answer
+                # slowly (its requests queue for HTTP_CONCURRENCY, e.g. behind a reconnect storm).
+                urllib.request.urlopen(self.http + "/healthz", timeout=5)  # noqa: S310
                 return self
             except urllib.error.HTTPError:
                 return self  # it answers (503 is still an answer)

@@ -2,6 +2,7 @@
 
 import asyncio
 import random
+import time
 import uuid
 from datetime import timedelta
 
@@ -10,7 +11,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.utils import timezone
 
-from realtime import events
+from realtime import events, hub
 from realtime.models import Event
 from realtime.publish import user_group
 from tests.ws_helpers import (  # noqa: F401 - the fixture is used by every test
@@ -290,6 +291,23 @@ async def test_periodic_check_finds_a_lost_publish_with_no_later_event(settings)
     (frame,) = await receive_events(comm, 1, within=3)
     assert frame["id"] == 1
     assert await nothing_more(comm, within=0.5)
+    await comm.disconnect()
+
+
+async def test_after_channel_layer_trouble_a_quiet_socket_gets_a_lost_publish_within_seconds(settings, monkeypatch):
+    # given: no periodic check for an hour, a socket open, and a publish lost with no later event
+    settings.WS_LOG_CHECK_SECONDS = 3600
+    monkeypatch.setattr(hub, "FIRST_CHECK_SECONDS", 3600)
+    user, token = await make_user_with_token()
+    comm, _ = await open_socket(token)
+    await append_event(user.pk, {"n": 1}, publish=False)
+    assert await nothing_more(comm, within=1.5)
+    # when: the channel layer has trouble (a Redis outage, a failover, its connection back)
+    monkeypatch.setattr(get_channel_layer(), "last_trouble", time.monotonic, raising=False)
+    # then: the hub looks at the log on its next ticks, not in an hour
+    (frame,) = await receive_events(comm, 1, within=5)
+    assert frame["id"] == 1
+    assert await nothing_more(comm, within=1.5)
     await comm.disconnect()
 
 

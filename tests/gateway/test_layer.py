@@ -9,12 +9,13 @@ import uuid
 import pytest
 
 from realtime.layer import GatewayChannelLayer
+from tests.tcp_proxy import TcpProxy
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
 
 
-def layer(prefix: str) -> GatewayChannelLayer:
-    return GatewayChannelLayer(hosts=[{"address": REDIS_URL}], prefix=prefix)
+def layer(prefix: str, address: str = REDIS_URL) -> GatewayChannelLayer:
+    return GatewayChannelLayer(hosts=[{"address": address}], prefix=prefix)
 
 
 @pytest.fixture
@@ -95,3 +96,37 @@ async def test_a_message_is_decoded_once_for_all_the_sockets_of_a_node(prefix, m
     assert len(decoded) == 1
     await one.flush()
     await two.flush()
+
+
+async def test_a_lost_subscription_connection_is_trouble_and_so_is_its_return(prefix):
+    # given: a node whose Redis runs through a proxy, a channel of it in a group
+    host, port = REDIS_URL.split("//", 1)[1].split("/", 1)[0].split(":")
+    proxy = TcpProxy(host, int(port)).start()
+    one = layer(prefix)
+    two = layer(prefix, f"redis://127.0.0.1:{proxy.port}/{REDIS_URL.rsplit('/', 1)[-1]}")
+    channel = await two.new_channel()
+    await two.group_add("people", channel)
+    await settle()
+    assert two.last_trouble() is None
+    try:
+        # when: the connection is cut
+        await asyncio.to_thread(proxy.stop)
+        await asyncio.sleep(0.5)
+        # then: trouble
+        cut = two.last_trouble()
+        assert cut is not None
+        # and when it is back, the subscription is back, which is trouble again (what was
+        # published meanwhile missed this node)
+        await asyncio.to_thread(proxy.start)
+        for _ in range(50):
+            if two.last_trouble() > cut + 0.3:
+                break
+            await asyncio.sleep(0.1)
+        await settle()
+        await one.group_send("people", {"type": "again"})
+        assert await asyncio.wait_for(two.receive(channel), 5) == {"type": "again"}
+        assert two.last_trouble() > cut
+    finally:
+        await one.flush()
+        await two.flush()
+        await asyncio.to_thread(proxy.close)
