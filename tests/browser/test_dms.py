@@ -128,13 +128,20 @@ def test_a_strangers_message_lands_under_requests_and_accepting_moves_it(people)
     expect(inbox.locator("#tab-requests")).to_have_text("Requests", timeout=WAIT_MS)
 
 
-def test_the_tab_title_counts_unread_conversations_and_a_muted_one_bumps_nothing(people):
-    alice, bob, carol = people("cal"), people("dee"), people("eli")
+def writing_to_bob(people, *prefixes: str):
+    """alice, bob and carol; bob follows both, each has a conversation with him, and he has
+    muted carol's: (alice, bob, carol, alice's conversation, carol's)."""
+    alice, bob, carol = (people(prefix) for prefix in prefixes)
     for sender in (alice, carol):
         bob.api("POST", f"/api/users/{sender.username}/follow")
     loud = alice.api("POST", "/api/conversations", {"usernames": [bob.username]})["id"]
     quiet = carol.api("POST", "/api/conversations", {"usernames": [bob.username]})["id"]
     bob.api("POST", f"/api/conversations/{quiet}/mute")
+    return alice, bob, carol, loud, quiet
+
+
+def test_the_tab_title_counts_unread_conversations_and_a_muted_one_bumps_nothing(people):
+    alice, bob, carol, loud, quiet = writing_to_bob(people, "cal", "dee", "eli")
     page = bob.open("/")
     wait_socket_open(page)
     base = page.title()
@@ -191,12 +198,7 @@ def notices(page) -> list[dict]:
 def test_a_hidden_tab_shows_desktop_notifications_and_counts_in_its_title(people):
     # given: bob, on his inbox, turns desktop notifications on; alice and carol write to him,
     # and he has muted carol's conversation
-    alice, bob, carol = people("ada"), people("bea"), people("cy")
-    for person in (alice, carol):
-        bob.api("POST", f"/api/users/{person.username}/follow")
-    conversation = alice.api("POST", "/api/conversations", {"usernames": [bob.username]})["id"]
-    muted = carol.api("POST", "/api/conversations", {"usernames": [bob.username]})["id"]
-    bob.api("POST", f"/api/conversations/{muted}/mute")
+    alice, bob, carol, conversation, muted = writing_to_bob(people, "ada", "bea", "cy")
     post = bob.post_photo("sunset")
     bob.context.add_init_script(WATCHED_NOTIFICATIONS)
     page = bob.open("/inbox")
