@@ -128,10 +128,12 @@ class Hub:
             return
         latest = await events.alatest_ids(list({socket.uid for socket in sockets}))
         for socket in sockets:
+            if socket not in self.sockets:  # closed during the query: nothing to keep of it
+                continue
             # An event in the log a tick ago that has still not reached the socket was lost; a
             # newer one may only be on its way (live delivery works again after an outage).
             seen, self.watched[socket] = self.watched.get(socket), latest.get(socket.uid, 0)
-            if socket in self.sockets and seen is not None and (socket.last_sent or 0) < seen:
+            if seen is not None and (socket.last_sent or 0) < seen:
                 asyncio.ensure_future(socket.check_log())
 
 
