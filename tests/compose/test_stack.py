@@ -242,10 +242,18 @@ def open_conversation(stack, creator: dict, other: dict) -> int:
 
 
 def history(stack, user: dict, conversation: int) -> list[int]:
-    """Message ids of the conversation over REST, oldest first."""
-    response = httpx.get(
-        f"{stack.lb}/api/conversations/{conversation}/messages", headers=auth(user), params={"limit": 50}, timeout=20
-    )
+    """Message ids of the conversation over REST, oldest first. As the contract asks of a
+    client, a 503 `unavailable` with Retry-After is tried once more after it (right after a
+    node is killed, the balancer may find both of its tries failing once)."""
+
+    def read() -> httpx.Response:
+        url = f"{stack.lb}/api/conversations/{conversation}/messages"
+        return httpx.get(url, headers=auth(user), params={"limit": 50}, timeout=20)
+
+    response = read()
+    if response.status_code == 503 and response.headers.get("Retry-After"):
+        time.sleep(float(response.headers["Retry-After"]))
+        response = read()
     assert response.status_code == 200, response.text
     return [m["id"] for m in reversed(response.json()["results"])]
 
