@@ -35,6 +35,10 @@ def node():
         REDIS_URL=REDIS_URL,
         CHANNEL_PREFIX=f"maint-{uuid.uuid4().hex[:8]}",
         THROTTLE_RATES="anon=off,user=off,register=off,message=off",
+        # each sender sends again as soon as it has its ack: at the flood guard's default
+        # (30 frames a second after a burst of 300) a quick node closes it with 4429 mid-run
+        WS_RATE_BURST="100000000",
+        WS_RATE_PER_SECOND="100000000",
     )
     started = Node(env).start()
     try:
