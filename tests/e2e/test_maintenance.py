@@ -20,7 +20,7 @@ import psycopg
 import pytest
 import websockets
 
-from tests.servers import ROOT, Database, Node, admin_dsn, server_env
+from tests.servers import NO_FLOOD_GUARD, ROOT, Database, Node, admin_dsn, server_env
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
 PAIRS = 6
@@ -35,10 +35,7 @@ def node():
         REDIS_URL=REDIS_URL,
         CHANNEL_PREFIX=f"maint-{uuid.uuid4().hex[:8]}",
         THROTTLE_RATES="anon=off,user=off,register=off,message=off",
-        # each sender sends again as soon as it has its ack: at the flood guard's default
-        # (30 frames a second after a burst of 300) a quick node closes it with 4429 mid-run
-        WS_RATE_BURST="100000000",
-        WS_RATE_PER_SECOND="100000000",
+        **NO_FLOOD_GUARD,  # each sender sends again as soon as it has its ack
     )
     started = Node(env).start()
     try:

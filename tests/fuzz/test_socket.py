@@ -22,7 +22,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.servers import Database, Node, server_env
+from tests.servers import NO_FLOOD_GUARD, Database, Node, server_env
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
 FRAMES = int(os.environ.get("FUZZ_SOCKET_FRAMES", "100000"))
@@ -41,9 +41,7 @@ def node():
         REDIS_URL=REDIS_URL,
         CHANNEL_PREFIX=f"fuzz-{uuid.uuid4().hex[:8]}",
         CACHE_PREFIX=f"fuzz-{uuid.uuid4().hex[:8]}",
-        # the fuzzer wants every frame answered, not the flood guard's 4429
-        WS_RATE_BURST="100000000",
-        WS_RATE_PER_SECOND="100000000",
+        **NO_FLOOD_GUARD,
         THROTTLE_RATES="anon=none,user=none,register=none,login=none,message=none",
         LOG_LEVEL="WARNING",
     )
