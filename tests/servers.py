@@ -7,6 +7,8 @@ import sys
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -150,3 +152,24 @@ class Node:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+
+
+@contextmanager
+def fresh_node(name: str, **overrides) -> Iterator[Node]:
+    """A started node on a fresh database `instaclone_<name>` and a channel prefix of its own
+    (on REDIS_URL), with `overrides` in its environment; killed and dropped after."""
+    database = Database(prefix=f"instaclone_{name}").migrate(server_env())
+    redis_url = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
+    env = server_env(
+        DATABASE_URL=database.url,
+        REDIS_URL=redis_url,
+        CHANNEL_PREFIX=f"{name}-{uuid.uuid4().hex[:8]}",
+        **overrides,
+    )
+    server = Node(env)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.kill()
+        database.drop()

@@ -1,31 +1,9 @@
-"""What the contract tests from outside share: one daphne node on a database of its own, and
-an account registered over REST."""
+"""What the contract tests from outside share: an account registered over REST (their node
+is tests.servers.fresh_node)."""
 
-import os
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
-
-from tests.servers import Database, Node, server_env
-
-REDIS_URL = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
-
-
-@contextmanager
-def contract_node(name: str) -> Iterator[Node]:
-    """A started node on a fresh database `instaclone_<name>`, killed and dropped after."""
-    database = Database(prefix=f"instaclone_{name}").migrate(server_env())
-    server = Node(
-        server_env(DATABASE_URL=database.url, REDIS_URL=REDIS_URL, CHANNEL_PREFIX=f"{name}-{uuid.uuid4().hex[:8]}")
-    )
-    try:
-        server.start()
-        yield server
-    finally:
-        server.kill()
-        database.drop()
 
 
 class Account:

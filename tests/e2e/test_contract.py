@@ -12,8 +12,9 @@ from PIL import Image
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
-from tests.e2e.contract import Account, contract_node
+from tests.e2e.contract import Account
 from tests.factories import image_bytes
+from tests.servers import fresh_node
 
 PASSWORD = "correct-horse-battery-9"
 
@@ -77,7 +78,7 @@ NOTIFICATION = {"id", "verb", "actor", "post", "comment", "created_at", "read"}
 
 @pytest.fixture(scope="module")
 def node():
-    with contract_node("contract") as server:
+    with fresh_node("contract") as server:
         yield server
 
 

@@ -12,8 +12,9 @@ import httpx
 import pytest
 from websockets.sync.client import connect as ws_connect
 
-from tests.e2e.contract import Account, contract_node, register_account
+from tests.e2e.contract import Account, register_account
 from tests.factories import image_bytes
+from tests.servers import fresh_node
 
 PASSWORD = "correct-horse-battery-9"
 
@@ -39,7 +40,7 @@ NOTIFICATION = {"id", "verb", "actor", "post", "comment", "created_at", "read"}
 
 @pytest.fixture(scope="module")
 def node():
-    with contract_node("social") as server:
+    with fresh_node("social") as server:
         yield server
 
 

@@ -10,8 +10,9 @@ import psycopg
 import pytest
 from websockets.sync.client import connect as ws_connect
 
-from tests.e2e.contract import Account, contract_node, register_account
+from tests.e2e.contract import Account, register_account
 from tests.factories import image_bytes
+from tests.servers import fresh_node
 
 PASSWORD = "correct-horse-battery-9"
 
@@ -22,7 +23,7 @@ TRAY_ENTRY = {"user", "stories", "all_seen"}
 
 @pytest.fixture(scope="module")
 def node():
-    with contract_node("stories") as server:
+    with fresh_node("stories") as server:
         yield server
 
 

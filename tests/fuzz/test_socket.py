@@ -22,9 +22,8 @@ import httpx
 import pytest
 import websockets
 
-from tests.servers import NO_FLOOD_GUARD, Database, Node, server_env
+from tests.servers import NO_FLOOD_GUARD, Node, fresh_node
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
 FRAMES = int(os.environ.get("FUZZ_SOCKET_FRAMES", "100000"))
 SOCKETS = 24
 BATCH = 250
@@ -35,23 +34,14 @@ SKIP = {"event", "presence", "typing", "feed.post", "story.new", "post.update", 
 
 @pytest.fixture(scope="module")
 def node():
-    database = Database(prefix="instaclone_fuzz_ws").migrate(server_env())
-    env = server_env(
-        DATABASE_URL=database.url,
-        REDIS_URL=REDIS_URL,
-        CHANNEL_PREFIX=f"fuzz-{uuid.uuid4().hex[:8]}",
+    with fresh_node(
+        "fuzz_ws",
         CACHE_PREFIX=f"fuzz-{uuid.uuid4().hex[:8]}",
         **NO_FLOOD_GUARD,
         THROTTLE_RATES="anon=none,user=none,register=none,login=none,message=none",
         LOG_LEVEL="WARNING",
-    )
-    server = Node(env)
-    try:
-        server.start()
+    ) as server:
         yield server
-    finally:
-        server.kill()
-        database.drop()
 
 
 def rss_kib(pid: int) -> int:
