@@ -2,13 +2,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import User
-from core.wire import represented_by
+from core.wire import file_url, represented_by
 
 FOLLOW_STATUSES = ["none", "requested", "following"]
 
 
 def avatar_url(user: User) -> str | None:
-    return user.avatar.url if user.avatar else None
+    return file_url(user, "avatar")
 
 
 def user_brief(user: User) -> dict:

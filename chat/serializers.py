@@ -7,7 +7,7 @@ from rest_framework import serializers
 from accounts.models import User
 from accounts.serializers import UserBriefSerializer, user_brief
 from chat.models import Conversation, Message
-from core.wire import iso_time, represented_by
+from core.wire import file_url, iso_time, represented_by
 
 
 def message_data(
@@ -78,8 +78,8 @@ def message_payload(message: Message) -> dict:
         client_id=message.client_id,
         created_at=message.created_at,
         kind=message.kind,
-        image_url=message.image.url if message.image else None,
-        thumbnail_url=message.thumbnail.url if message.thumbnail else None,
+        image_url=file_url(message, "image"),
+        thumbnail_url=file_url(message, "thumbnail"),
         reply_to=message.reply_to_id,
         reactions=reactions_data(_reaction_pairs(message)),
         edited_at=message.edited_at,

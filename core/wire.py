@@ -18,6 +18,21 @@ def iso_time(value: datetime) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
+def file_url(instance, field_name: str) -> str | None:
+    """The URL of a model instance's stored file, or None when the field holds none:
+    `file_url(post, "image")` for `post.image.url if post.image else None`.
+
+    It reads the stored name instead of the field: the first read of a file field caches a
+    FieldFile on the instance that refers back to it, a reference cycle that only a full
+    garbage collection frees, and asgi.py's GC tuning makes those rare on a node, so every
+    user, post and message whose file URL went out outlived its socket or request (the soak
+    saw every socket's user left behind). A deferred field loads as usual."""
+    field = instance._meta.get_field(field_name)
+    stored = instance.__dict__[field.attname] if field.attname in instance.__dict__ else getattr(instance, field_name)
+    name = getattr(stored, "name", stored)  # a FieldFile once the field was read or saved
+    return field.storage.url(name) if name else None
+
+
 def represented_by(represent: Callable[[Any], dict]):
     """A serializer's `to_representation` that is `represent(instance)`:
     `to_representation = represented_by(user_brief)`."""

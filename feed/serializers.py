@@ -2,6 +2,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.serializers import UserBriefSerializer
+from core.wire import file_url
 from feed.models import Comment, Post, Story
 
 
@@ -19,8 +20,8 @@ def post_images(post: Post) -> list[dict]:
     by the selectors; ordered here too, for a post loaded without them)."""
     images = [
         {
-            "url": post.image.url if post.image else None,
-            "thumbnail_url": post.thumbnail.url if post.thumbnail else None,
+            "url": file_url(post, "image"),
+            "thumbnail_url": file_url(post, "thumbnail"),
             "width": post.image_width,
             "height": post.image_height,
         }
@@ -28,7 +29,12 @@ def post_images(post: Post) -> list[dict]:
     extras = sorted(post.extra_images.all(), key=lambda extra: extra.position) if post.pk else []
     for extra in extras:
         images.append(
-            {"url": extra.image.url, "thumbnail_url": extra.thumbnail.url, "width": extra.width, "height": extra.height}
+            {
+                "url": file_url(extra, "image"),
+                "thumbnail_url": file_url(extra, "thumbnail"),
+                "width": extra.width,
+                "height": extra.height,
+            }
         )
     return images
 
@@ -69,11 +75,11 @@ class PostSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.CharField())
     def get_image_url(self, post: Post) -> str | None:
-        return post.image.url if post.image else None
+        return file_url(post, "image")
 
     @extend_schema_field(serializers.CharField())
     def get_thumbnail_url(self, post: Post) -> str | None:
-        return post.thumbnail.url if post.thumbnail else None
+        return file_url(post, "thumbnail")
 
     @extend_schema_field(PostImageSerializer(many=True))
     def get_images(self, post: Post) -> list[dict]:
@@ -120,7 +126,7 @@ class StorySerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.CharField())
     def get_image_url(self, story: Story) -> str | None:
-        return story.image.url if story.image else None
+        return file_url(story, "image")
 
     @extend_schema_field(serializers.BooleanField())
     def get_seen_by_me(self, story: Story) -> bool:
