@@ -1,10 +1,11 @@
 """Handing freed heap memory back to the system.
 
 glibc's malloc keeps what a process frees for its own reuse and returns it to the system
-only from the top of each heap. In the soak (tests/soak) a node's malloc heap grew by
-megabytes a minute while the bytes in use stayed level, and `malloc_trim(0)` gave about
-5 MiB of it back. It is not the whole of the node's growth under socket churn (see the
-README's Soak figures): that is still open. A no-op where the C library is not glibc.
+only from the top of each heap. After a burst (a thousand sockets closing at once, a large
+export) a node's heap holds megabytes it no longer uses; `malloc_trim(0)`, run on each hub
+sweep, gives them back. (The soak's steady growth under socket churn was not this but
+reference cycles each connection left behind until a full garbage collection: asgi.py and
+core.wire.file_url break them.) A no-op where the C library is not glibc.
 """
 
 import ctypes

@@ -19,6 +19,7 @@ import redis.asyncio
 import redis.asyncio.sentinel
 import redis.sentinel
 from django.conf import settings
+from redis.maint_notifications import MaintNotificationsConfig
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,12 @@ OUTAGE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSErr
 
 
 SENTINEL_SCHEME = "redis+sentinel://"
+
+# What every client here is made with. redis-py asks each new connection to turn on
+# "maintenance notifications" (a managed-Redis feature): one more round trip per connection,
+# and an error from an open-source Redis that it swallows.
+TIMEOUTS = {"socket_timeout": TIMEOUT_SECONDS, "socket_connect_timeout": TIMEOUT_SECONDS}
+CLIENT_OPTIONS = {**TIMEOUTS, "maint_notifications_config": MaintNotificationsConfig(enabled=False)}
 
 
 @dataclass(frozen=True)
@@ -71,31 +78,17 @@ class SentinelPool:
 def _sync_from_settings() -> redis.Redis:
     address = sentinel_address(settings.REDIS_URL)
     if address is None:
-        return redis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=TIMEOUT_SECONDS, socket_connect_timeout=TIMEOUT_SECONDS
-        )
-    manager = redis.sentinel.Sentinel(
-        list(address.sentinels),
-        sentinel_kwargs={"socket_timeout": TIMEOUT_SECONDS, "socket_connect_timeout": TIMEOUT_SECONDS},
-    )
-    return manager.master_for(
-        address.master, db=address.db, socket_timeout=TIMEOUT_SECONDS, socket_connect_timeout=TIMEOUT_SECONDS
-    )
+        return redis.Redis.from_url(settings.REDIS_URL, **CLIENT_OPTIONS)
+    manager = redis.sentinel.Sentinel(list(address.sentinels), sentinel_kwargs=TIMEOUTS)
+    return manager.master_for(address.master, db=address.db, **CLIENT_OPTIONS)
 
 
 def _async_from_settings() -> redis.asyncio.Redis:
     address = sentinel_address(settings.REDIS_URL)
     if address is None:
-        return redis.asyncio.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=TIMEOUT_SECONDS, socket_connect_timeout=TIMEOUT_SECONDS
-        )
-    manager = redis.asyncio.sentinel.Sentinel(
-        list(address.sentinels),
-        sentinel_kwargs={"socket_timeout": TIMEOUT_SECONDS, "socket_connect_timeout": TIMEOUT_SECONDS},
-    )
-    return manager.master_for(
-        address.master, db=address.db, socket_timeout=TIMEOUT_SECONDS, socket_connect_timeout=TIMEOUT_SECONDS
-    )
+        return redis.asyncio.Redis.from_url(settings.REDIS_URL, **CLIENT_OPTIONS)
+    manager = redis.asyncio.sentinel.Sentinel(list(address.sentinels), sentinel_kwargs=TIMEOUTS)
+    return manager.master_for(address.master, db=address.db, **CLIENT_OPTIONS)
 
 
 class Breaker:
