@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 import redis.asyncio
@@ -34,8 +35,8 @@ SENTINEL_SCHEME = "redis+sentinel://"
 # What every client here is made with. redis-py asks each new connection to turn on
 # "maintenance notifications" (a managed-Redis feature): one more round trip per connection,
 # and an error from an open-source Redis that it swallows.
-TIMEOUTS = {"socket_timeout": TIMEOUT_SECONDS, "socket_connect_timeout": TIMEOUT_SECONDS}
-CLIENT_OPTIONS = {**TIMEOUTS, "maint_notifications_config": MaintNotificationsConfig(enabled=False)}
+TIMEOUTS: dict[str, Any] = {"socket_timeout": TIMEOUT_SECONDS, "socket_connect_timeout": TIMEOUT_SECONDS}
+CLIENT_OPTIONS: dict[str, Any] = {**TIMEOUTS, "maint_notifications_config": MaintNotificationsConfig(enabled=False)}
 
 
 @dataclass(frozen=True)
