@@ -21,7 +21,7 @@ from realtime.consumers import GatewayConsumer  # noqa: E402
 from realtime.publish import bind_loop  # noqa: E402
 
 
-def allow_protocol_close_codes() -> None:
+def allow_protocol_close_codes(WebSocketProtocol) -> None:
     """Lets the gateway close with 1009 (frame too big) under daphne.
 
     The ASGI spec lets an application close with any code; daphne hands the code to
@@ -31,12 +31,6 @@ def allow_protocol_close_codes() -> None:
     (`--websocket-max-message-size`, 1 MiB by default) never reaches the app: autobahn fails
     the connection itself, and says 1009 in a close frame once `failByDrop` is off (below).
     """
-    try:
-        from daphne.ws_protocol import WebSocketProtocol  # only under daphne; another server may run us
-    except ImportError:  # another ASGI server
-        return
-    if getattr(WebSocketProtocol, "_instaclone_close_codes", False):
-        return
     original = WebSocketProtocol.serverClose
     connection_made = WebSocketProtocol._connectionMade
 
@@ -55,13 +49,9 @@ def allow_protocol_close_codes() -> None:
 
     WebSocketProtocol.serverClose = serverClose
     WebSocketProtocol._connectionMade = _connectionMade
-    WebSocketProtocol._instaclone_close_codes = True
 
 
-allow_protocol_close_codes()
-
-
-def free_connections_when_they_end() -> None:
+def free_connections_when_they_end(WebRequest, WebSocketProtocol) -> None:
     """Lets a websocket connection's objects go the moment it ends, by reference counting.
 
     Two reference cycles outlived every websocket connection: autobahn resolves the
@@ -73,13 +63,6 @@ def free_connections_when_they_end() -> None:
     that finally came took 0.36 s of the event loop at 1,000 sockets. Both cycles are broken
     when the connection ends; `tests/e2e/test_socket_memory.py` holds it.
     """
-    try:
-        from daphne.http_protocol import WebRequest  # only under daphne; another server may run us
-        from daphne.ws_protocol import WebSocketProtocol  # likewise
-    except ImportError:  # another ASGI server
-        return
-    if getattr(WebSocketProtocol, "_instaclone_frees_connections", False):
-        return
     process = WebRequest.process
     connection_lost = WebSocketProtocol.connectionLost
 
@@ -97,24 +80,33 @@ def free_connections_when_they_end() -> None:
 
     WebRequest.process = process_then_let_go
     WebSocketProtocol.connectionLost = connection_lost_then_let_go
-    WebSocketProtocol._instaclone_frees_connections = True
 
 
-free_connections_when_they_end()
-
-
-def lazy_handshake_debug_log() -> None:
+def lazy_handshake_debug_log(protocol_module) -> None:
     """autobahn pretty-prints every connection's configuration for a debug log line whether
     or not debug logging is on: a tenth of a handshake's CPU (py-spy, 500 sockets opening at
     once). Its log formats the value lazily anyway, so hand it the value unformatted."""
+    protocol_module.pformat = lambda value: value
+
+
+def adapt_the_websocket_server() -> None:
+    """What the node changes in daphne and autobahn (above), once per process."""
     try:
-        from autobahn.websocket import protocol  # only under daphne; another server may run us
+        # Only under daphne: another ASGI server may run us.
+        from autobahn.websocket import protocol
+        from daphne.http_protocol import WebRequest
+        from daphne.ws_protocol import WebSocketProtocol
     except ImportError:
         return
-    protocol.pformat = lambda value: value
+    if getattr(WebSocketProtocol, "_instaclone_adapted", False):
+        return
+    allow_protocol_close_codes(WebSocketProtocol)
+    free_connections_when_they_end(WebRequest, WebSocketProtocol)
+    lazy_handshake_debug_log(protocol)
+    WebSocketProtocol._instaclone_adapted = True
 
 
-lazy_handshake_debug_log()
+adapt_the_websocket_server()
 
 
 def tune_garbage_collection() -> None:

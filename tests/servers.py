@@ -105,6 +105,12 @@ class Node:
     def ws(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ws/"
 
+    def rss_kib(self) -> int:
+        """The process's resident memory (VmRSS), in KiB."""
+        assert self.process is not None, "not started"
+        with open(f"/proc/{self.process.pid}/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
     def start(self, timeout: float = 30) -> "Node":
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         self.process = subprocess.Popen(
@@ -155,7 +161,7 @@ class Node:
 
 
 @contextmanager
-def fresh_node(name: str, **overrides) -> Iterator[Node]:
+def fresh_node(name: str, backlog: int | None = None, **overrides) -> Iterator[Node]:
     """A started node on a fresh database `instaclone_<name>` and a channel prefix of its own
     (on REDIS_URL), with `overrides` in its environment; killed and dropped after."""
     database = Database(prefix=f"instaclone_{name}").migrate(server_env())
@@ -166,7 +172,7 @@ def fresh_node(name: str, **overrides) -> Iterator[Node]:
         CHANNEL_PREFIX=f"{name}-{uuid.uuid4().hex[:8]}",
         **overrides,
     )
-    server = Node(env)
+    server = Node(env, backlog=backlog)
     try:
         server.start()
         yield server

@@ -18,7 +18,7 @@ import pytest
 from cryptography.fernet import Fernet
 from websockets.asyncio.client import connect
 
-from tests.servers import Database, Node, server_env
+from tests.servers import Node, fresh_node
 
 pytestmark = pytest.mark.e2e
 
@@ -31,33 +31,20 @@ ROUNDS = 8  # 3,200 reconnects measured
 KIB_PER_RECONNECT = 5
 
 
-def rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
-
-
 @pytest.fixture
 def node(tmp_path):
-    env = server_env(
+    with fresh_node(
+        "e2e_mem",
+        backlog=1024,
         DEBUG="0",  # in production mode, as the soak: DEBUG keeps every query's text
         SECRET_KEY=secrets.token_urlsafe(50),
         FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
-        CHANNEL_PREFIX=f"e2e-mem-{uuid.uuid4().hex[:8]}",
-        CACHE_PREFIX=f"e2e-mem-{uuid.uuid4().hex[:8]}",
         THROTTLE_RATES="anon=off,user=off,register=off",
         MEDIA_ROOT=tmp_path / "media",
         LOG_LEVEL="WARNING",
         WS_MAX_SOCKETS_PER_USER=10 * SOCKETS_EACH,  # a round's closes may still be counted as the next opens
-    )
-    database = Database(prefix="instaclone_e2e_mem").migrate(env)
-    env["DATABASE_URL"] = database.url
-    server = Node(env, log_dir=tmp_path, backlog=1024)
-    try:
-        server.start()
+    ) as server:
         yield server
-    finally:
-        server.kill()
-        database.drop()
 
 
 async def register(http: httpx.AsyncClient) -> str:
@@ -91,12 +78,12 @@ async def test_a_closed_socket_leaves_nothing_behind_for_the_garbage_collector(n
         tokens = [await register(http) for _ in range(PEOPLE)]
     for _ in range(WARM_UP_ROUNDS):
         await one_round(node, tokens)
-    before = rss_kib(node.process.pid)
+    before = node.rss_kib()
 
     # when: thousands more reconnects
     for _ in range(ROUNDS):
         await one_round(node, tokens)
-    after = rss_kib(node.process.pid)
+    after = node.rss_kib()
 
     # then: the node's memory did not grow with them
     reconnects = ROUNDS * PEOPLE * SOCKETS_EACH

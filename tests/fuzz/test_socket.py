@@ -16,7 +16,6 @@ import os
 import random
 import time
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
@@ -42,13 +41,6 @@ def node():
         LOG_LEVEL="WARNING",
     ) as server:
         yield server
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 class People:
@@ -258,11 +250,11 @@ async def test_a_flood_of_generated_frames_is_answered_and_leaves_the_node_as_it
     started = time.monotonic()
     finished = asyncio.ensure_future(asyncio.wait(tasks))
     await asyncio.wait([finished, asyncio.ensure_future(progress.warm.wait())], return_when=asyncio.FIRST_COMPLETED)
-    warm = rss_kib(node.process.pid)
+    warm = node.rss_kib()
     results = await asyncio.gather(*tasks)
     elapsed = time.monotonic() - started
     await asyncio.sleep(1)
-    end = rss_kib(node.process.pid)
+    end = node.rss_kib()
     # then
     total = {key: sum(r[key] for r in results) for key in results[0]}
     print(f"socket fuzz: {total} in {elapsed:.0f} s; node RSS {warm} KiB after warm-up, {end} KiB at the end")

@@ -181,14 +181,6 @@ class ConnectionCounter(threading.Thread):
         return recent
 
 
-def rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
-
-
 # --- The load ---------------------------------------------------------------------------
 
 
@@ -422,7 +414,7 @@ class Soak:
         row = {
             "t": round(time.monotonic() - self.started),
             "phase": phase,
-            "rss_kib": rss_kib(self.node.process.pid),
+            "rss_kib": self.node.rss_kib(),
             "db": self.counter.current,
             "db_max": self.counter.take(),
             "redis_kib": info["used_memory"] // 1024,
