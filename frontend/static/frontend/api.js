@@ -29,7 +29,8 @@ export function localPath(url) {
   return parsed.pathname + parsed.search;
 }
 
-export async function api(path, { method = "GET", json, form, signal } = {}) {
+/** `keepalive`: the request outlives the page (for what a page sends as it is left). */
+export async function api(path, { method = "GET", json, form, signal, keepalive = false } = {}) {
   const headers = { Accept: "application/json" };
   let body;
   if (method !== "GET" && method !== "HEAD") headers["X-CSRFToken"] = csrfToken();
@@ -41,7 +42,7 @@ export async function api(path, { method = "GET", json, form, signal } = {}) {
   }
   let response;
   try {
-    response = await fetch(localPath(path), { method, headers, body, signal, credentials: "same-origin" });
+    response = await fetch(localPath(path), { method, headers, body, signal, keepalive, credentials: "same-origin" });
   } catch (error) {
     if (error.name === "AbortError") throw error;
     throw new ApiError(0, { detail: "Network error: check your connection and try again.", code: "network" });

@@ -21,6 +21,7 @@ export const state = {
   olderUrl: null,
   othersReadUpTo: 0,
   readSent: 0,
+  readAcked: 0, // the newest read the server has confirmed
   newestTheirs: 0,
   lastTypingSent: 0,
   typingUntil: new Map(), // username -> timestamp
@@ -197,16 +198,38 @@ function renderTyping() {
 
 // --- talking to the server ---------------------------------------------------------
 
+const readOverRest = (messageId, { keepalive = false } = {}) =>
+  api(`/api/conversations/${state.conversationId}/read`, { method: "POST", json: { message_id: messageId }, keepalive });
+
+function readConfirmed(messageId) {
+  state.readAcked = Math.max(state.readAcked, messageId);
+}
+
 function markRead() {
   if (document.visibilityState !== "visible") return;
   const newest = state.newestTheirs;
   if (newest <= state.readSent) return;
   state.readSent = newest;
-  const viaRest = () => api(`/api/conversations/${state.conversationId}/read`, { method: "POST", json: { message_id: newest } }).catch(() => {
-    state.readSent = 0;
-  });
-  if (gateway.connected) gateway.request({ type: "message.read", conversation: state.conversationId, message_id: newest }).catch(viaRest);
-  else viaRest();
+  const viaRest = () =>
+    readOverRest(newest).then(
+      () => readConfirmed(newest),
+      () => {
+        state.readSent = 0;
+      },
+    );
+  if (gateway.connected) {
+    gateway.request({ type: "message.read", conversation: state.conversationId, message_id: newest }).then(() => readConfirmed(newest), viaRest);
+  } else viaRest();
+}
+
+/** Leaving the page: what it showed is read, even when the page had not said so yet (left
+ * while still loading) or its read is unconfirmed (the frame still unsent, or its ack on the
+ * way). It goes over REST in a request that outlives the page; a repeat is a no-op. (At
+ * pagehide a page left by navigation is still "visible"; one hidden first was not seen.) */
+function flushRead() {
+  const shown = document.visibilityState === "visible" ? state.newestTheirs : 0;
+  const newest = Math.max(shown, state.readSent);
+  if (newest > state.readAcked) readOverRest(newest, { keepalive: true }).catch(() => {});
 }
 
 function applyConversation(conversation) {
@@ -613,6 +636,7 @@ export async function init(self) {
   gateway.on("reconnected", onCatchUp);
   gateway.on("resync", onCatchUp);
   document.addEventListener("visibilitychange", markRead);
+  window.addEventListener("pagehide", flushRead);
   ui.input.addEventListener("input", onInput);
   ui.input.addEventListener("keydown", onKeydown);
   ui.form.addEventListener("submit", onSubmit);
