@@ -44,7 +44,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -53,12 +52,12 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-import redis
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
+from tests.faults.redis_set import RedisSet, wait_for
 from tests.servers import ROOT, Database, Node, server_env
-from tests.tcp_proxy import TcpProxy, free_port
+from tests.tcp_proxy import TcpProxy
 
 CLIENTS = int(os.environ.get("FAULT_CLIENTS", "300"))
 RATE = float(os.environ.get("FAULT_RATE", "50"))  # DMs a second, in all
@@ -70,7 +69,6 @@ PG_MARGIN = 1.0
 ACK_WAIT = 5.0  # a socket send unanswered this long is sent again
 REST_WAIT = 10.0  # the same for a REST send
 HANG_SECONDS = 400  # the run normally takes under 150 s
-MASTER = "instaclone"
 # Sentinel's failure detection: longer than the cut and the freeze, which must not fail over.
 DOWN_AFTER_MS = 8000
 
@@ -114,104 +112,6 @@ def create_people(database: Database, count: int) -> dict:
         text=True,
     )
     return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-class RedisSet:
-    """Redis servers of this test's own, so it may freeze and kill them: a master behind a
-    proxy and, with Sentinel, a replica behind another (announcing the proxy's port, so the
-    sentinels hand out addresses that go through the proxies) and three sentinels."""
-
-    def __init__(self, root: Path, sentinel: bool):
-        self.root = root
-        self.processes: dict[str, subprocess.Popen] = {}
-        self.proxies: list[TcpProxy] = []
-        self.sentinel_ports: list[int] = []
-        common = ("--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-        master_port = free_port()
-        self.master_proxy = self._proxy(master_port)
-        self._start("master", "--port", str(master_port), *common)
-        self.url = f"redis://127.0.0.1:{self.master_proxy.port}/0"
-        if not sentinel:
-            wait_for(lambda: redis.Redis(port=master_port).ping(), 10, "redis-server to start")
-            return
-        replica_port = free_port()
-        self.replica_proxy = self._proxy(replica_port)
-        self._start(
-            "replica",
-            "--port",
-            str(replica_port),
-            *common,
-            "--replicaof",
-            "127.0.0.1",
-            str(master_port),
-            "--replica-announce-ip",
-            "127.0.0.1",
-            "--replica-announce-port",
-            str(self.replica_proxy.port),
-        )
-        self.sentinel_ports = [free_port() for _ in range(3)]
-        for i, port in enumerate(self.sentinel_ports):
-            conf = root / f"sentinel-{i}.conf"
-            conf.write_text(
-                f"port {port}\nbind 127.0.0.1\ndir {root}\n"
-                f"sentinel monitor {MASTER} 127.0.0.1 {self.master_proxy.port} 2\n"
-                f"sentinel down-after-milliseconds {MASTER} {DOWN_AFTER_MS}\n"
-                f"sentinel failover-timeout {MASTER} 5000\n"
-                f"sentinel parallel-syncs {MASTER} 1\n"
-            )
-            self._start(f"sentinel-{i}", str(conf), "--sentinel")
-        replica = redis.Redis(port=replica_port)
-        wait_for(lambda: replica.info("replication").get("master_link_status") == "up", 20, "the replica to sync")
-        for port in self.sentinel_ports:
-            probe = redis.Redis(port=port, decode_responses=True)
-            wait_for(
-                lambda s=probe: s.sentinel_master(MASTER)["num-other-sentinels"] == 2 and s.sentinel_slaves(MASTER),
-                30,
-                "the sentinels to know each other and the replica",
-            )
-        self.url = "redis+sentinel://" + ",".join(f"127.0.0.1:{p}" for p in self.sentinel_ports) + f"/{MASTER}/0"
-
-    def _proxy(self, port: int) -> TcpProxy:
-        proxy = TcpProxy("127.0.0.1", port).start()
-        self.proxies.append(proxy)
-        return proxy
-
-    def _start(self, name: str, *args: str) -> None:
-        log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
-        self.processes[name] = subprocess.Popen(
-            ["redis-server", *args], cwd=self.root, stdout=log, stderr=subprocess.STDOUT
-        )
-
-    @property
-    def master(self) -> subprocess.Popen:
-        return self.processes["master"]
-
-    def promoted(self) -> bool:
-        """Whether the sentinels name the replica (through its proxy) as the master."""
-        probe = redis.Redis(port=self.sentinel_ports[0], socket_timeout=1)
-        address = probe.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER)
-        return int(address[1]) == self.replica_proxy.port
-
-    def close(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGCONT)
-                process.kill()
-                process.wait(timeout=10)
-        for proxy in self.proxies:
-            proxy.close()
-
-
-def wait_for(predicate, within: float, what: str):
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except (redis.exceptions.RedisError, OSError):
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def until(done, within: float, step: float = 0.2) -> bool:
@@ -844,12 +744,11 @@ def report(run: Run, faults: list[Fault], pg_window: tuple[float, float]) -> lis
 
 def test_every_acknowledged_dm_reaches_each_recipient_once_in_order_through_every_fault_at_scale(tmp_path):
     began = time.monotonic()
-    root = Path(tempfile.mkdtemp(prefix="instaclone-faults-"))
     database = Database(prefix="instaclone_scale").migrate(server_env())
     redis_set = pg_proxy = None
     nodes: list[Node] = []
     try:
-        redis_set = RedisSet(root, SENTINEL)
+        redis_set = RedisSet(sentinel=SENTINEL, down_after_ms=DOWN_AFTER_MS)
         pg_proxy = TcpProxy("127.0.0.1", 5432).start()
         people = create_people(database, CLIENTS)
         env = server_env(
@@ -877,7 +776,6 @@ def test_every_acknowledged_dm_reaches_each_recipient_once_in_order_through_ever
         if redis_set is not None:
             redis_set.close()
         database.drop()
-        shutil.rmtree(root, ignore_errors=True)
 
     dump(run, faults, tmp_path / "run.json")
     pg = next(f for f in faults if f.name == "postgres cut")

@@ -8,88 +8,29 @@ import asyncio
 import itertools
 import json
 import shutil
-import subprocess
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
-import redis
 import websockets
 
+from tests.faults.redis_set import RedisSet, wait_for
 from tests.servers import Database, Node, server_env
-from tests.tcp_proxy import free_port
 
 PAIRS = 4
-MASTER = "instaclone"
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs Debian's redis-server")
 
 
-def wait_for(predicate, within: float, what: str):
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except (redis.exceptions.RedisError, OSError):
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture
 def sentinel_set():
-    """Master, replica and three sentinels, each a redis-server of its own in a temp dir."""
-    root = Path(tempfile.mkdtemp(prefix="instaclone-sentinel-"))
-    master_port, replica_port = free_port(), free_port()
-    sentinel_ports = [free_port() for _ in range(3)]
-    processes: dict[str, subprocess.Popen] = {}
-
-    def start(name: str, *args: str) -> None:
-        log = open(root / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
-        processes[name] = subprocess.Popen(["redis-server", *args], cwd=root, stdout=log, stderr=subprocess.STDOUT)
-
-    common = ("--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-    start("master", "--port", str(master_port), *common)
-    start("replica", "--port", str(replica_port), *common, "--replicaof", "127.0.0.1", str(master_port))
-    for i, port in enumerate(sentinel_ports):
-        conf = root / f"sentinel-{i}.conf"
-        conf.write_text(
-            f"port {port}\nbind 127.0.0.1\ndir {root}\n"
-            f"sentinel monitor {MASTER} 127.0.0.1 {master_port} 2\n"
-            f"sentinel down-after-milliseconds {MASTER} 1000\n"
-            f"sentinel failover-timeout {MASTER} 5000\n"
-            f"sentinel parallel-syncs {MASTER} 1\n"
-        )
-        start(f"sentinel-{i}", str(conf), "--sentinel")
+    """Master, replica and three sentinels, each a redis-server of its own."""
+    redis_set = RedisSet(sentinel=True)
     try:
-        replica = redis.Redis(port=replica_port)
-        wait_for(lambda: replica.info("replication").get("master_link_status") == "up", 20, "the replica to sync")
-        for port in sentinel_ports:
-            sentinel = redis.Redis(port=port, decode_responses=True)
-            wait_for(
-                lambda s=sentinel: s.sentinel_master(MASTER)["num-other-sentinels"] == 2 and s.sentinel_slaves(MASTER),
-                30,
-                "the sentinels to know each other and the replica",
-            )
-        yield {
-            "url": "redis+sentinel://" + ",".join(f"127.0.0.1:{p}" for p in sentinel_ports) + f"/{MASTER}/0",
-            "master": processes["master"],
-            "master_port": master_port,
-            "replica_port": replica_port,
-            "sentinel_ports": sentinel_ports,
-            "root": root,
-        }
+        yield redis_set
     finally:
-        for process in processes.values():
-            if process.poll() is None:
-                process.kill()
-                process.wait(timeout=10)
-        shutil.rmtree(root, ignore_errors=True)
+        redis_set.close()
 
 
 async def register(http: httpx.AsyncClient) -> dict:
@@ -133,7 +74,7 @@ def test_delivery_resumes_after_the_master_is_killed_and_nothing_is_lost_or_doub
     database = Database(prefix="instaclone_sentinel").migrate(server_env())
     env = server_env(
         DATABASE_URL=database.url,
-        REDIS_URL=sentinel_set["url"],
+        REDIS_URL=sentinel_set.url,
         CHANNEL_PREFIX=f"sentinel-{uuid.uuid4().hex[:8]}",
         CACHE_PREFIX=f"sentinel-{uuid.uuid4().hex[:8]}",
         THROTTLE_RATES="anon=off,user=off,register=off,message=off",
@@ -171,18 +112,9 @@ def test_delivery_resumes_after_the_master_is_killed_and_nothing_is_lost_or_doub
         talkers = [asyncio.ensure_future(talk(i)) for i in range(PAIRS)]
         await asyncio.sleep(2)
         # when: the master dies
-        sentinel_set["master"].kill()
+        sentinel_set.master.kill()
         killed_at = time.monotonic()
-        probe = redis.Redis(port=sentinel_set["sentinel_ports"][0])
-        await asyncio.to_thread(
-            wait_for,
-            lambda: (
-                int(probe.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER)[1])
-                == sentinel_set["replica_port"]
-            ),
-            30,
-            "the sentinels to promote the replica",
-        )
+        await asyncio.to_thread(wait_for, sentinel_set.promoted, 30, "the sentinels to promote the replica")
         promoted_at = time.monotonic()
         await asyncio.sleep(1)
         live_before = await live_sends()
