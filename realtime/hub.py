@@ -99,11 +99,9 @@ class Hub:
         due = [socket for socket in due if not socket.closing and socket.user_id is not None]
         if not due:
             return
-        for socket in due:
-            await socket.rejoin()
-        # Sockets that closed during the awaits are left out: a refresh would bring a closed
+        # Sockets that close during the awaits are left out: a refresh would bring a closed
         # socket's presence back until it expired.
-        due = [socket for socket in due if socket in self.sockets]
+        due = await self._rejoined(due)
         if sweep and due:
             await presence.refresh(sockets=[(socket.uid, socket.channel_name) for socket in due])
         if not due:
@@ -116,14 +114,18 @@ class Hub:
             elif latest.get(socket.uid, 0) > (socket.last_sent or 0):
                 asyncio.ensure_future(socket.check_log())
 
+    async def _rejoined(self, sockets: list["GatewayConsumer"]) -> list["GatewayConsumer"]:
+        """Retries the sockets' failed group joins; returns those still open after."""
+        for socket in sockets:
+            await socket.rejoin()
+        return [socket for socket in sockets if socket in self.sockets]
+
     async def _watch(self, *, exclude: set) -> None:
         """The channel layer had trouble: failed joins again, and every socket's log (one
         query); a socket still without an event that was in the log at the previous tick
         catches up. The sockets in `exclude` get the full check of this tick anyway."""
         sockets = [s for s in self.sockets if s not in exclude and not s.closing and s.user_id is not None]
-        for socket in sockets:
-            await socket.rejoin()
-        sockets = [socket for socket in sockets if socket in self.sockets]
+        sockets = await self._rejoined(sockets)
         if not sockets:
             return
         latest = await events.alatest_ids(list({socket.uid for socket in sockets}))
