@@ -9,6 +9,7 @@ import uuid
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as sync_connect
 
@@ -98,11 +99,15 @@ def test_sockets_on_every_node_count_and_a_killed_nodes_places_come_back(nodes):
     deadline = time.monotonic() + TTL + 5
     admitted = None
     while time.monotonic() < deadline:
-        socket, frame = connect(second, token)
-        if frame["type"] == "hello":
-            admitted = socket
-            break
-        socket.close()
+        try:
+            socket, frame = connect(second, token)
+        except ConnectionClosed as closed:  # refused, the close overtaking the error frame
+            assert closed.rcvd is not None and closed.rcvd.code == 4409, closed
+        else:
+            if frame["type"] == "hello":
+                admitted = socket
+                break
+            socket.close()
         time.sleep(0.5)
     assert admitted is not None, "the killed node's sockets never expired"
     admitted.close()
